@@ -1,0 +1,7 @@
+import type { CliCommand } from './cli-command.ts';
+import { inventoryCommand } from './inventory-command.ts';
+
+/** Subcommands, in the order `why-blocked help` lists them. Each lives in its own file. */
+export const commands: CliCommand[] = [
+  inventoryCommand,
+];

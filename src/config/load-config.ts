@@ -1,0 +1,76 @@
+import { z } from 'zod';
+import { ErrorCode, WhyBlockedError } from '../errors.ts';
+
+/** Which process is starting: each needs a different subset of settings. */
+export type ConfigRole = 'cli' | 'bot' | 'worker' | 'start';
+
+const idList = z.string().transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean));
+
+const intIn = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+/** Environment variables, their defaults, and how to fix each one when it is wrong. */
+const fields = {
+  LOG_LEVEL: { schema: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'), fix: 'use one of trace, debug, info, warn, error, fatal, silent' },
+  LOG_FORMAT: { schema: z.enum(['auto', 'json', 'pretty']).default('auto'), fix: 'use auto, json or pretty' },
+  WHY_BLOCKED_INVENTORY: { schema: z.string().min(1).default('./inventory.yml'), fix: 'set it to the path of your inventory YAML file' },
+  WHY_BLOCKED_TRIAGE_TIMEOUT_MS: { schema: intIn(1000, 120_000).default(10_000), fix: 'use an integer number of milliseconds between 1000 and 120000' },
+  WHY_BLOCKED_CONNECT_TIMEOUT_MS: { schema: intIn(100, 60_000).default(3000), fix: 'use an integer number of milliseconds between 100 and 60000' },
+  WHY_BLOCKED_LAB_CIDR: { schema: z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/(8|9|1\d|2[0-4])$/).default('10.240.0.0/16'), fix: 'use a private IPv4 range with a prefix of /8 to /24, e.g. 10.240.0.0/16' },
+  WHY_BLOCKED_LAB_DIR: { schema: z.string().min(1).default('./var/lab'), fix: 'set it to a writable directory' },
+  REDIS_URL: { schema: z.string().regex(/^rediss?:\/\//).optional(), fix: 'use redis://host:6379 or rediss://… (or unset it so `start` runs a private redis-server)' },
+  PORT: { schema: intIn(0, 65535).default(3000), fix: 'use a TCP port number between 0 and 65535' },
+  SLACK_BOT_TOKEN: { schema: z.string().regex(/^xoxb-/).optional(), fix: 'copy the Bot User OAuth Token (xoxb-…) from your Slack app\'s "OAuth & Permissions" page' },
+  SLACK_SIGNING_SECRET: { schema: z.string().min(8).optional(), fix: 'copy the Signing Secret from your Slack app\'s "Basic Information" page' },
+  SLACK_APP_TOKEN: { schema: z.string().regex(/^xapp-/).optional(), fix: 'create an app-level token (xapp-…) with connections:write under "Basic Information", or unset it to use HTTP' },
+  SLACK_API_URL: { schema: z.url().default('https://slack.com/api/'), fix: 'use an absolute URL ending in /api/, e.g. https://slack.com/api/' },
+  WHY_BLOCKED_ALLOWED: { schema: idList.default(['*']), fix: 'use a comma-separated list of U…/S…/C… IDs, or * for everyone' },
+  WHY_BLOCKED_APPROVERS: { schema: idList.default([]), fix: 'use a comma-separated list of U… user IDs and S… user-group IDs' },
+} as const;
+
+type Fields = typeof fields;
+
+/** Every variable the product reads; .env.example documents exactly these. */
+export const configKeys = Object.keys(fields) as Array<keyof Fields>;
+export type Config = { [K in keyof Fields]: z.output<Fields[K]['schema']> };
+
+const slackIdPattern = /^(\*|[UWSC][A-Z0-9]{2,})$/;
+
+/**
+ * Validates the whole environment at once and fails fast with every problem listed,
+ * so an operator fixes the deployment in one round instead of one variable per restart.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, role: ConfigRole = 'cli'): Config {
+  const problems: string[] = [];
+  const out: Record<string, unknown> = {};
+  for (const [key, { schema, fix }] of Object.entries(fields)) {
+    const raw = env[key];
+    const parsed = (schema as z.ZodType).safeParse(raw === '' ? undefined : raw);
+    if (parsed.success) out[key] = parsed.data;
+    else problems.push(`${key}=${JSON.stringify(raw)} is invalid: ${fix}.`);
+  }
+  for (const key of ['WHY_BLOCKED_ALLOWED', 'WHY_BLOCKED_APPROVERS'] as const) {
+    const ids = out[key];
+    if (!Array.isArray(ids)) continue;
+    const bad = ids.filter((id: string) => !slackIdPattern.test(id) || (key === 'WHY_BLOCKED_APPROVERS' && id.startsWith('C')));
+    if (bad.length > 0) problems.push(`${key} has entries that are not Slack IDs: ${bad.join(', ')}; ${fields[key].fix}.`);
+  }
+  if (role === 'bot' || role === 'start') {
+    if (out.SLACK_BOT_TOKEN === undefined && !problems.some((p) => p.startsWith('SLACK_BOT_TOKEN'))) {
+      problems.push(`SLACK_BOT_TOKEN is missing: ${fields.SLACK_BOT_TOKEN.fix}.`);
+    }
+    if (out.SLACK_APP_TOKEN === undefined && out.SLACK_SIGNING_SECRET === undefined && !problems.some((p) => p.startsWith('SLACK_SIGNING_SECRET') || p.startsWith('SLACK_APP_TOKEN'))) {
+      problems.push('SLACK_SIGNING_SECRET is missing: set it for the HTTP receiver, or set SLACK_APP_TOKEN to use Socket Mode.');
+    }
+  }
+  if (role === 'worker' && out.REDIS_URL === undefined && !problems.some((p) => p.startsWith('REDIS_URL'))) {
+    problems.push('REDIS_URL is missing: workers need the shared Redis, e.g. redis://redis:6379.');
+  }
+  if (problems.length > 0) {
+    throw new WhyBlockedError(
+      ErrorCode.ConfigInvalid,
+      `Configuration is invalid (${problems.length} problem${problems.length === 1 ? '' : 's'}); see .env.example:\n  - ${problems.join('\n  - ')}`,
+      { details: { problems } },
+    );
+  }
+  return out as Config;
+}
