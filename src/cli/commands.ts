@@ -1,7 +1,11 @@
 import type { CliCommand } from './cli-command.ts';
+import { explainCommand } from './explain-command.ts';
 import { inventoryCommand } from './inventory-command.ts';
+import { labCommand } from './lab-command.ts';
 
 /** Subcommands, in the order `why-blocked help` lists them. Each lives in its own file. */
 export const commands: CliCommand[] = [
   inventoryCommand,
+  explainCommand,
+  labCommand,
 ];

@@ -1,0 +1,74 @@
+/**
+ * A lab scenario is plain data: which hosts exist, how they are wired, what listens, which
+ * firewall is loaded and which /etc files they see. Text fields may use `{{host}}` placeholders
+ * (see `renderTemplate`), because addresses are only known once a subnet has been picked.
+ */
+
+/** Which userspace loads the ruleset; it decides which kernel tables hold the rules. */
+export type FirewallBackend = 'iptables-legacy' | 'iptables-nft' | 'nft';
+
+export interface LabFirewallSpec {
+  backend: FirewallBackend;
+  /** iptables-restore text (IPv4) for the iptables backends, an `nft -f` script for `nft`. */
+  rules: string;
+  /** ip6tables-restore text; iptables backends only. */
+  rules6?: string;
+}
+
+export type LabListenerSpec =
+  /** Accepts and holds connections open (optionally greeting with `banner`). */
+  | { kind: 'tcp'; address: string; port: number; banner?: string }
+  /**
+   * inetd-style, as an inetd.conf line: each connection becomes stdin/stdout of `program`, run with
+   * `argv` (argv[0] included). `program: '/usr/sbin/tcpd', argv: ['/usr/sbin/in.telnetd']` makes
+   * tcpd check hosts.allow/deny for daemon `in.telnetd`, then exec it.
+   */
+  | { kind: 'inetd'; address: string; port: number; program: string; argv: string[] };
+
+export interface LabInterfaceSpec {
+  /** Segment (bridge) this interface plugs into. */
+  segment: string;
+  /** Host part of the address inside the segment's subnet, 1..61. */
+  hostId: number;
+}
+
+export interface LabRouteSpec {
+  /** Destination segment name. */
+  to: string;
+  /** Host (a router) whose address on a shared segment is the gateway. */
+  via: string;
+}
+
+export interface LabHostSpec {
+  /** The first interface's address is the host's primary address (SSH, inventory, `{{host}}`). */
+  interfaces: LabInterfaceSpec[];
+  routes?: LabRouteSpec[];
+  aliases?: string[];
+  listeners?: LabListenerSpec[];
+  firewall?: LabFirewallSpec;
+  /** Path relative to /etc (e.g. `sysconfig/iptables`) → content. Seen only inside this host. */
+  etcFiles?: Record<string, string>;
+  /** sysctl key → value, applied inside the host's namespace (e.g. `net.ipv4.ip_forward: '1'`). */
+  sysctls?: Record<string, string>;
+  /** Hosts without sshd cannot be managed; only routers usually opt out. @defaultValue true */
+  sshd?: boolean;
+}
+
+export interface LabSegmentSpec {
+  name: string;
+  /**
+   * For segments other than the first (the management segment, which the root namespace joins):
+   * the router host through which the root namespace reaches this segment.
+   */
+  reachVia?: string;
+}
+
+export interface LabScenario {
+  name: string;
+  summary: string;
+  /** First segment is the management segment. At most 4 segments (one /26 each). */
+  segments: LabSegmentSpec[];
+  hosts: Record<string, LabHostSpec>;
+  /** Give every interface an IPv6 ULA address as well. @defaultValue false */
+  ipv6?: boolean;
+}

@@ -1,0 +1,58 @@
+/** Releases a slot; calling it twice is harmless, so `finally` blocks can always call it. */
+export type Release = () => void;
+
+function abortError(signal: AbortSignal): unknown {
+  return signal.reason ?? new DOMException('The operation was aborted', 'AbortError');
+}
+
+/** A counting semaphore with FIFO waiters that can give up through an AbortSignal. */
+export class Semaphore {
+  readonly limit: number;
+  #inUse = 0;
+  #peak = 0;
+  #waiters: Array<{ grant: () => void }> = [];
+
+  constructor(limit: number) {
+    if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`Semaphore limit must be a positive integer, got ${limit}`);
+    this.limit = limit;
+  }
+
+  get inUse(): number { return this.#inUse; }
+  get waiting(): number { return this.#waiters.length; }
+  /** Highest `inUse` ever seen; lets tests and metrics prove the cap held. */
+  get peak(): number { return this.#peak; }
+
+  acquire(signal?: AbortSignal): Promise<Release> {
+    if (signal?.aborted) return Promise.reject(abortError(signal));
+    if (this.#inUse < this.limit) return Promise.resolve(this.#take());
+    return new Promise<Release>((resolve, reject) => {
+      const waiter = {
+        grant: () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve(this.#take());
+        },
+      };
+      const onAbort = () => {
+        this.#waiters = this.#waiters.filter((w) => w !== waiter);
+        reject(abortError(signal!));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#waiters.push(waiter);
+    });
+  }
+
+  #take(): Release {
+    this.#inUse += 1;
+    this.#peak = Math.max(this.#peak, this.#inUse);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#inUse -= 1;
+      const next = this.#waiters.shift();
+      if (next) next.grant();
+    };
+  }
+}
+
+export { abortError };
