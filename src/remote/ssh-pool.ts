@@ -9,6 +9,7 @@ import { abortError, Semaphore } from './semaphore.ts';
 import { connectionKey, connectSsh, mapSshError, type SshConnectDeps, type SshConnection } from './ssh-connect.ts';
 import { ChannelOpenError, runOnChannel, type ChannelOutcome, type ChannelRunOptions } from './ssh-exec.ts';
 import { isSudoRefusal, sudoPasswordRequiredError } from './sudo-refusal.ts';
+import { openRemoteStream, type RemoteStream } from './ssh-stream.ts';
 
 /** 20 ms doubling: about 5 s in all, enough for sshd to reap closed sessions under load. */
 const channelOpenRetries = 8;
@@ -137,6 +138,33 @@ export class SshPool {
         release();
         this.#armIdle(entry);
       }
+    }
+  }
+
+  /**
+   * Starts a long-running command (a capture) on the pooled connection and streams its output.
+   * It holds one channel slot until it closes, like any other command.
+   */
+  async stream(host: InventoryHost, cmd: RemoteCommand, options: { readyPattern: RegExp; signal?: AbortSignal }): Promise<RemoteStream> {
+    const command = renderRemoteCommand(cmd, { sudo: host.ssh.sudo });
+    this.#assertOpen();
+    const entry = this.#entryFor(host);
+    const release = await entry.sem.acquire(options.signal);
+    this.#clearIdle(entry);
+    try {
+      const conn = await entry.ready;
+      const stream = await openRemoteStream(conn.client, command, {
+        readyPattern: options.readyPattern,
+        localTimeoutMs: cmd.timeoutMs + remoteKillAfterMs + this.#localGraceMs,
+        maxOutputBytes: cmd.maxOutputBytes ?? defaultMaxOutputBytes,
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+      void stream.closed.then(() => { release(); this.#armIdle(entry); });
+      return stream;
+    } catch (err) {
+      release();
+      this.#armIdle(entry);
+      throw err instanceof ChannelOpenError ? this.#channelError(host, err) : err;
     }
   }
 
