@@ -1,0 +1,57 @@
+import { setMaxListeners } from 'node:events';
+import { asWhyBlockedError } from '../errors.ts';
+import { assembleReport, type ProbeFailureInput } from '../triage/assemble-report.ts';
+import type { EvidenceItem, ProbeName, TriageReport } from '../triage/report-types.ts';
+import { createTriageProbes, type TriageProbeDeps, type TriageProbeRequest } from './triage-probes.ts';
+
+export interface RunTriageDeps extends TriageProbeDeps {
+  /** Whole-triage budget. @defaultValue 10000 */
+  budgetMs?: number;
+}
+
+const probeOrder: ProbeName[] = ['reach', 'connect', 'listener', 'local-connect', 'tcp-wrappers', 'firewall', 'capture', 'persistence'];
+
+/**
+ * One triage in one process: every probe concurrently (the connect is the one the capture
+ * triggers), bounded by the budget, then the pure report. A probe still running at the deadline
+ * is reported as not finished; nothing here throws for a probe's sake.
+ */
+export async function runTriage(request: TriageProbeRequest, deps: RunTriageDeps): Promise<TriageReport> {
+  const startedAtMs = deps.now();
+  const budgetMs = deps.budgetMs ?? 10_000;
+  const controller = new AbortController();
+  setMaxListeners(100, controller.signal);
+  const budgetTimer = setTimeout(() => controller.abort(new Error(`triage budget of ${budgetMs} ms used up`)), budgetMs);
+  const onOuterAbort = (): void => controller.abort(deps.signal?.reason);
+  deps.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  const connectTimeoutMs = Math.min(deps.connectTimeoutMs ?? 3000, Math.max(500, budgetMs - 3000));
+  const probes = createTriageProbes(request, { ...deps, connectTimeoutMs, signal: controller.signal });
+  const evidence: EvidenceItem[] = [];
+  const failures: ProbeFailureInput[] = [];
+  const record = (probe: ProbeName, p: Promise<EvidenceItem | EvidenceItem[]>): Promise<void> => p.then(
+    (e) => { evidence.push(...(Array.isArray(e) ? e : [e])); },
+    (err: unknown) => { failures.push({ probe, message: asWhyBlockedError(err).message }); },
+  );
+  try {
+    const all = Promise.all([
+      ...(['reach', 'listener', 'local-connect', 'tcp-wrappers', 'firewall', 'persistence'] as const).map((p) => record(p, probes.run(p))),
+      record(deps.target.startStreaming ? 'capture' : 'connect', probes.runLiveTest()),
+    ]);
+    await Promise.race([all, new Promise((resolve) => controller.signal.addEventListener('abort', resolve, { once: true }))]);
+  } finally {
+    clearTimeout(budgetTimer);
+    deps.signal?.removeEventListener('abort', onOuterAbort);
+  }
+  const done = [...evidence];
+  const failed = [...failures];
+  if (controller.signal.aborted) {
+    for (const p of probeOrder) {
+      if (!done.some((e) => e.probe === p) && !failed.some((f) => f.probe === p)) failed.push({ probe: p, message: `did not finish within the ${budgetMs} ms budget` });
+    }
+  }
+  done.sort((a, b) => probeOrder.indexOf(a.probe) - probeOrder.indexOf(b.probe));
+  const target = { host: deps.target.name, port: request.port, protocol: 'tcp' as const, ...(request.from !== undefined ? { from: request.from } : {}) };
+  return assembleReport(target, done, failed, {
+    nowMs: deps.now(), startedAtMs, ...(deps.synthesizeFixes ? { synthesizeFixes: deps.synthesizeFixes } : {}),
+  });
+}
