@@ -5,7 +5,7 @@ import type { FirewallData, FlowVerdict, PersistenceData, RulesetDump, SavedRule
 import { type CommandOutput, describeFailure, lines } from './command-output.ts';
 import { describeVerdict } from './firewall-probe.ts';
 import type { ExplainFlow } from './ports.ts';
-import { diffLines, normalizeDump } from './ruleset-text.ts';
+import { diffDumps, diffLines } from './ruleset-text.ts';
 
 const savedTextFiles: { path: string; kind: SavedRulesetInfo['kind'] }[] = [
   { path: '/etc/sysconfig/iptables', kind: 'iptables' },
@@ -94,7 +94,7 @@ export function parsePersistenceOutputs(outputs: Partial<Record<PersistenceComma
     const source = runtimeSourceFor(wantKind, ctx.runtime);
     const runtimeDump = ctx.runtime.dumps.find((d) => d.source === source);
     const saved: RulesetDump = { source, format: 'iptables-save', family, text: files.get(textFile.path)! };
-    const diff = diffLines(runtimeDump ? normalizeDump(runtimeDump) : [], normalizeDump(saved));
+    const diff = diffDumps(runtimeDump, saved);
     data.compared = textFile.path;
     data.drift = { onlyRuntime: diff.onlyA, onlySaved: diff.onlyB };
     savedDumps = [...ctx.runtime.dumps.filter((d) => d.source !== source), saved];
@@ -102,7 +102,7 @@ export function parsePersistenceOutputs(outputs: Partial<Record<PersistenceComma
     const { path, out } = nftSaved[0]!;
     const runtimeDump = ctx.runtime.dumps.find((d) => d.source === 'nft');
     const saved: RulesetDump = { source: 'nft', format: 'nft-json', text: out.stdout };
-    const diff = diffLines(runtimeDump ? normalizeDump(runtimeDump) : [], normalizeDump(saved));
+    const diff = diffDumps(runtimeDump, saved);
     data.compared = path;
     data.drift = { onlyRuntime: diff.onlyA, onlySaved: diff.onlyB };
     savedDumps = [...ctx.runtime.dumps.filter((d) => d.source !== 'nft'), saved];

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { parseRuleset } from '../analyzer/index.ts';
 import type { RulesetDump } from '../triage/evidence-types.ts';
 
 /**
@@ -71,4 +72,46 @@ export function diffLines(a: string[], b: string[]): LineDiff {
   while (i < n) onlyA.push(a[i++]!);
   while (j < m) onlyB.push(b[j++]!);
   return { onlyA, onlyB };
+}
+
+interface KeyedLine { key: string; display: string }
+
+/**
+ * iptables rules by meaning rather than spelling: a hand-written saved file says `-p tcp --dport 23`
+ * where the kernel's dump says `-p tcp -m tcp --dport 23`, and that is not drift. Empty tables and
+ * built-in ACCEPT policies are what a restore of a file without them produces, so they drop out too.
+ */
+function semanticIptablesLines(text: string): KeyedLine[] | undefined {
+  let ruleset;
+  try { ruleset = parseRuleset(text, { format: 'iptables-save' }); } catch { return undefined; }
+  const stable = (v: unknown): string => JSON.stringify(v, (k, val: unknown) => (k === 'text' ? undefined : typeof val === 'bigint' ? val.toString() : val));
+  const out: KeyedLine[] = [];
+  for (const table of ruleset.tables) {
+    for (const chain of table.chains.values()) {
+      if (!chain.base) out.push({ key: `chain ${table.name} ${chain.name}`, display: `:${chain.name} - (${table.name})` });
+      else if (chain.base.policy !== 'accept') out.push({ key: `policy ${table.name} ${chain.name} ${chain.base.policy}`, display: `:${chain.name} ${chain.base.policy.toUpperCase()} (${table.name})` });
+      for (const rule of chain.rules) {
+        out.push({ key: `rule ${table.name} ${chain.name} ${stable(rule.matches)} ${stable(rule.target)}`, display: rule.text });
+      }
+    }
+  }
+  return out;
+}
+
+/** Running vs saved rules: by meaning for iptables (see above), line by line otherwise. */
+export function diffDumps(a: Pick<RulesetDump, 'format' | 'text'> | undefined, b: Pick<RulesetDump, 'format' | 'text'>): LineDiff {
+  if (b.format === 'iptables-save' && (a === undefined || a.format === 'iptables-save')) {
+    const left = a ? semanticIptablesLines(a.text) : [];
+    const right = semanticIptablesLines(b.text);
+    if (left && right) {
+      const keyed = diffLines(left.map((l) => l.key), right.map((l) => l.key));
+      const show = (keys: string[], lines: KeyedLine[]): string[] => {
+        const pool = new Map<string, string[]>();
+        for (const l of lines) pool.set(l.key, [...(pool.get(l.key) ?? []), l.display]);
+        return keys.map((k) => pool.get(k)?.shift() ?? k);
+      };
+      return { onlyA: show(keyed.onlyA, left), onlyB: show(keyed.onlyB, right) };
+    }
+  }
+  return diffLines(a ? normalizeDump(a) : [], normalizeDump(b));
 }
