@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
-  explainPacket, explainPackets, mergeRulesets, parseRuleset, type ExplainResult, type HostContext, type PacketInput, type Ruleset,
+  explainPacket, explainPackets, mergeRulesets, parseRuleset, protoName, type ExplainResult, type HostContext, type PacketInput, type Ruleset,
 } from '../analyzer/index.ts';
 import { ErrorCode, usageError, WhyBlockedError } from '../errors.ts';
 import type { CliCommand, CliIo } from './cli-command.ts';
@@ -10,13 +10,16 @@ import type { CliCommand, CliIo } from './cli-command.ts';
 const usage = `Usage:
   why-blocked explain --ruleset FILE [--ruleset FILE ...] [--format auto|iptables-save|nft-json]
       --src IP --dst IP --proto tcp|udp|icmp|N [--dport N] [--sport N] [--in-iface IF]
-      [--state NEW|ESTABLISHED|RELATED|INVALID|UNTRACKED] [--local-address IP ...] [--json]
+      [--state NEW|ESTABLISHED|RELATED|INVALID|UNTRACKED] [--local-address IP ...]
+      [--interface NAME=ADDR/LEN ...] [--json]
   why-blocked explain --ruleset FILE ... --packets FILE.jsonl [--json]
 
 Simulates the packet through every ruleset given (iptables-save / ip6tables-save text or
 \`nft -j list ruleset\` JSON; several files = several sources active at once) and names the rule that
-decides, the rules it shadows, and what the client will see. --packets reads one JSON object per line,
-{"proto","src","dst","sport","dport","inIface","state"}, and prints one JSON result per line, in order.
+decides, the rules it shadows, and what the client will see. --interface describes the host's
+interfaces (routing after DNAT/REDIRECT, addrtype); --local-address adds host addresses.
+--packets reads one JSON object per line, {"proto","src","dst","sport","dport","inIface","state"},
+and prints one JSON result per line, in order.
 Exit codes: 0 done, 2 bad arguments or unreadable ruleset.`;
 
 const states = ['NEW', 'ESTABLISHED', 'RELATED', 'INVALID', 'UNTRACKED'] as const;
@@ -68,6 +71,19 @@ function packetFromJson(line: string, lineNo: number): PacketInput {
   return p;
 }
 
+function hostContext(localAddresses: string[], interfaces: string[]): HostContext | undefined {
+  const ctx: HostContext = {};
+  if (localAddresses.length > 0) ctx.localAddresses = localAddresses;
+  const byName = new Map<string, string[]>();
+  for (const spec of interfaces) {
+    const m = /^([^=\s/]{1,15})=(\S+\/\d+)$/.exec(spec);
+    if (!m) throw usageError(`--interface must look like eth0=192.0.2.1/24, got "${spec}"`);
+    byName.set(m[1] as string, [...(byName.get(m[1] as string) ?? []), m[2] as string]);
+  }
+  if (byName.size > 0) ctx.interfaces = [...byName].map(([name, addresses]) => ({ name, addresses }));
+  return ctx.localAddresses || ctx.interfaces ? ctx : undefined;
+}
+
 function where(d: ExplainResult['decidedBy']): string {
   const at = d.position !== undefined ? `rule ${d.position}` : `policy ${(d.policy ?? '?').toUpperCase()}`;
   return `${d.source} ${d.table} ${d.chain} ${at}${d.rule ? `: ${d.rule}` : ''}`;
@@ -77,11 +93,14 @@ function where(d: ExplainResult['decidedBy']): string {
 export function renderExplanation(r: ExplainResult): string {
   const out: string[] = [];
   const p = r.packet;
-  out.push(`${String(p.src)}${p.sport !== undefined ? `:${String(p.sport)}` : ''} -> ${String(p.dst)}${p.dport !== undefined ? `:${String(p.dport)}` : ''} (proto ${String(p.proto)}, ${String(p.state)})`);
+  out.push(`${String(p.src)}${p.sport !== undefined ? `:${String(p.sport)}` : ''} -> ${String(p.dst)}${p.dport !== undefined ? `:${String(p.dport)}` : ''} (${protoName(Number(p.proto))}, ${String(p.state)})`);
   out.push(`VERDICT: ${r.verdict.toUpperCase()}${r.rejectWith ? ` (${r.rejectWith})` : ''}`);
   out.push(`${r.verdict === 'unknown' ? 'Depends on' : 'Decided by'}: ${where(r.decidedBy)}`);
   if (r.path === 'forward') out.push(`Path: routed through FORWARD${r.translated ? ` to ${String(r.translated.dst)}:${String(r.translated.dport ?? '')}` : ''}`);
   else if (r.translated) out.push(`NAT: delivered to ${String(r.translated.dst)}:${String(r.translated.dport ?? '')}`);
+  if (r.chainVerdicts.length > 1) {
+    for (const c of r.chainVerdicts) out.push(`  ${c.hook ?? ''} ${c.verdict.toUpperCase()} by ${where(c)}`);
+  }
   for (const s of r.shadowed) out.push(`Shadowed: ${where(s)} would have accepted it`);
   for (const u of r.unknowns) {
     const outcomes = u.ifMatches && u.ifNotMatches ? ` (if it matches: ${u.ifMatches.verdict}; if not: ${u.ifNotMatches.verdict})` : '';
@@ -109,6 +128,7 @@ async function run(args: string[], io: CliIo): Promise<number> {
         ruleset: { type: 'string', multiple: true, default: [] }, format: { type: 'string', default: 'auto' },
         src: { type: 'string' }, dst: { type: 'string' }, proto: { type: 'string' }, dport: { type: 'string' }, sport: { type: 'string' },
         'in-iface': { type: 'string' }, state: { type: 'string' }, 'local-address': { type: 'string', multiple: true, default: [] },
+        interface: { type: 'string', multiple: true, default: [] },
         packets: { type: 'string' }, json: { type: 'boolean', default: false },
       },
     });
@@ -116,7 +136,7 @@ async function run(args: string[], io: CliIo): Promise<number> {
     throw usageError((err as Error).message);
   }
   const v = parsed.values;
-  const ctx: HostContext | undefined = v['local-address'].length > 0 ? { localAddresses: v['local-address'] } : undefined;
+  const ctx = hostContext(v['local-address'], v.interface);
   const ruleset = loadRulesets(io, v.ruleset, v.format);
 
   if (v.packets !== undefined) {

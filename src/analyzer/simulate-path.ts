@@ -1,0 +1,130 @@
+import type { Hook, Packet, RejectWith, Rule } from './model.ts';
+import { hookKey, type HookEntry } from './compile-ruleset.ts';
+import { runBaseChain, type Decision, type SimRun } from './simulate-chain.ts';
+
+/** One base chain's verdict on the way, for multi-source reports and differential tests. */
+export interface ChainVerdict {
+  decision: Decision;
+  verdict: 'accept' | 'drop' | 'reject';
+}
+
+export interface PathOutcome {
+  verdict: 'accept' | 'drop' | 'reject';
+  rejectWith?: RejectWith;
+  decider: Decision;
+  path: 'local' | 'forward';
+  packet: Packet;
+  chainVerdicts: ChainVerdict[];
+  /** Where the final decision was taken, to re-run it for the shadow search. */
+  decisive?: { entry: HookEntry; packet: Packet; ctAttached: boolean };
+}
+
+export type RunOutcome = { kind: 'done'; outcome: PathOutcome } | { kind: 'branch'; rule: Rule; by: Decision; reasons: string[] };
+
+export interface PathHooks {
+  isLocal: (pkt: Packet) => boolean;
+  routeIface: (pkt: Packet) => string | null;
+  /** Why routing drops the packet as a martian (fib_validate_source), if it does. */
+  martian?: (pkt: Packet) => string | undefined;
+}
+
+const CONNTRACK_PRIORITY = -200;
+
+function clonePacket(p: Packet): Packet {
+  return { ...p, ctStatus: [...p.ctStatus] };
+}
+
+type HookResult =
+  | { kind: 'accept' }
+  | { kind: 'final'; verdict: 'drop' | 'reject'; rejectWith?: RejectWith; by: Decision }
+  | { kind: 'branch'; rule: Rule; by: Decision; reasons: string[] };
+
+function runHook(hook: Hook, pkt: Packet, run: SimRun, verdicts: ChainVerdict[],
+  decisive: { current?: PathOutcome['decisive'] }): HookResult {
+  const entries = run.compiled.hooks.get(hookKey(pkt.family, hook)) ?? [];
+  run.natBound = false;
+  for (const entry of entries) {
+    // nat chains see only a connection's first packet, and only until one of them binds.
+    if (entry.base.type === 'nat' && (pkt.ctState !== 'NEW' || run.natBound)) continue;
+    const ctAttached = !((hook === 'prerouting' || hook === 'output') && entry.base.priority < CONNTRACK_PRIORITY);
+    const snapshot = clonePacket(pkt);
+    const r = runBaseChain(entry, pkt, run, ctAttached);
+    if (r.kind === 'branch') return r;
+    decisive.current = { entry, packet: snapshot, ctAttached };
+    if (r.kind === 'accept') { verdicts.push({ decision: r.by, verdict: 'accept' }); continue; }
+    verdicts.push({ decision: r.by, verdict: r.kind });
+    return r.kind === 'reject' ? { kind: 'final', verdict: 'reject', rejectWith: r.with, by: r.by } : { kind: 'final', verdict: 'drop', by: r.by };
+  }
+  return { kind: 'accept' };
+}
+
+/** An accepted packet is decided by the last base chain that accepted it (every one had to). */
+function acceptDecider(verdicts: ChainVerdict[]): Decision | undefined {
+  return verdicts[verdicts.length - 1]?.decision;
+}
+
+function walk(hooks: Hook[], pkt: Packet, run: SimRun, path: 'local' | 'forward', verdicts: ChainVerdict[],
+  decisive: { current?: PathOutcome['decisive'] }): RunOutcome | undefined {
+  for (const hook of hooks) {
+    const r = runHook(hook, pkt, run, verdicts, decisive);
+    if (r.kind === 'branch') return r;
+    if (r.kind === 'final') {
+      const outcome: PathOutcome = { verdict: r.verdict, decider: r.by, path, packet: pkt, chainVerdicts: verdicts };
+      if (r.rejectWith) outcome.rejectWith = r.rejectWith;
+      if (decisive.current) outcome.decisive = decisive.current;
+      return { kind: 'done', outcome };
+    }
+  }
+  return undefined;
+}
+
+function noChains(pkt: Packet, hook: Hook, path: 'local' | 'forward', verdicts: ChainVerdict[]): RunOutcome {
+  // No base chain on the path at all: the packet passes untouched.
+  const decision = acceptDecider(verdicts);
+  if (decision) return { kind: 'done', outcome: { verdict: 'accept', decider: decision, path, packet: pkt, chainVerdicts: verdicts } };
+  return { kind: 'done', outcome: { verdict: 'accept', decider: { hook, table: { source: 'none', family: pkt.family, name: '(none)', chains: new Map() },
+    chain: { name: '(no chains)', rules: [] }, policy: 'accept' }, path, packet: pkt, chainVerdicts: verdicts } };
+}
+
+/** The incoming packet: PREROUTING, routing, then INPUT (local) or FORWARD + POSTROUTING. */
+export function runRequest(input: Packet, run: SimRun, ph: PathHooks): RunOutcome {
+  const pkt = clonePacket(input);
+  const verdicts: ChainVerdict[] = [];
+  const decisive: { current?: PathOutcome['decisive'] } = {};
+  run.redirected = false;
+  const pre = walk(['prerouting'], pkt, run, 'local', verdicts, decisive);
+  if (pre) return pre;
+  const martian = ph.martian?.(pkt);
+  if (martian !== undefined) {
+    // Routing runs after PREROUTING and drops martians silently, before any INPUT/FORWARD chain.
+    const table = { source: 'kernel', family: pkt.family, name: 'routing', chains: new Map() };
+    const decision: Decision = { hook: 'prerouting', table, chain: { name: martian, rules: [] }, policy: 'drop' };
+    return { kind: 'done', outcome: { verdict: 'drop', decider: decision, path: 'local', packet: pkt, chainVerdicts: verdicts } };
+  }
+  const local = run.redirected || ph.isLocal(pkt);
+  if (local) {
+    pkt.outIface = '';
+    const r = walk(['input'], pkt, run, 'local', verdicts, decisive);
+    if (r) return r;
+    const out = noChains(pkt, 'input', 'local', verdicts);
+    if (out.kind === 'done' && decisive.current) out.outcome.decisive = decisive.current;
+    return out;
+  }
+  pkt.outIface = ph.routeIface(pkt);
+  const r = walk(['forward', 'postrouting'], pkt, run, 'forward', verdicts, decisive);
+  if (r) {
+    if (r.kind === 'done') r.outcome.path = 'forward';
+    return r;
+  }
+  return noChains(pkt, 'forward', 'forward', verdicts);
+}
+
+/** The server's answer: OUTPUT then POSTROUTING, conntrack state ESTABLISHED. */
+export function runReply(input: Packet, run: SimRun): RunOutcome {
+  const pkt = clonePacket(input);
+  const verdicts: ChainVerdict[] = [];
+  const decisive: { current?: PathOutcome['decisive'] } = {};
+  const r = walk(['output', 'postrouting'], pkt, run, 'local', verdicts, decisive);
+  if (r) return r;
+  return noChains(pkt, 'output', 'local', verdicts);
+}
