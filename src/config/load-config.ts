@@ -25,6 +25,18 @@ const fields = {
   SLACK_API_URL: { schema: z.url().default('https://slack.com/api/'), fix: 'use an absolute URL ending in /api/, e.g. https://slack.com/api/' },
   WHY_BLOCKED_ALLOWED: { schema: idList.default(['*']), fix: 'use a comma-separated list of U…/S…/C… IDs, or * for everyone' },
   WHY_BLOCKED_APPROVERS: { schema: idList.default([]), fix: 'use a comma-separated list of U… user IDs and S… user-group IDs' },
+  WHY_BLOCKED_REQUIRED_APPROVALS: { schema: z.enum(['1', '2']).default('1').transform(Number), fix: 'use 1, or 2 for a two-person rule' },
+  WHY_BLOCKED_FORBID_SELF_APPROVAL: { schema: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'), fix: 'use true or false' },
+  WHY_BLOCKED_PROPOSAL_TTL_MS: { schema: intIn(60_000, 86_400_000).default(900_000), fix: 'use an integer number of milliseconds between 60000 and 86400000' },
+  WHY_BLOCKED_QUEUE_PREFIX: { schema: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/).default('bull'), fix: 'use 1-32 letters, digits, "-" or "_" (the same on the bot and every worker)' },
+  WHY_BLOCKED_SITES: { schema: idList.pipe(z.array(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/i)).min(1)).default(['default']), fix: 'use a comma-separated list of inventory site names (letters, digits, "-", "_"), e.g. dc1,edge' },
+  WHY_BLOCKED_WORKER_PORT: { schema: intIn(0, 65535).default(3001), fix: 'use a TCP port number between 0 and 65535 (0 picks a free one)' },
+  WHY_BLOCKED_REDIS_BIN: { schema: z.string().min(1).default('redis-server'), fix: 'set it to the path of the redis-server binary' },
+  WHY_BLOCKED_REDIS_DIR: { schema: z.string().min(1).default('./var/redis'), fix: 'set it to a writable directory' },
+  WHY_BLOCKED_DEADMAN_SECONDS: { schema: intIn(5, 3600).default(60), fix: 'use an integer number of seconds between 5 and 3600' },
+  WHY_BLOCKED_AUTO_PERSIST: { schema: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'), fix: 'use true or false' },
+  WHY_BLOCKED_AUDIT_FILE: { schema: z.string().min(1).default('./var/audit.jsonl'), fix: 'set it to a writable file path' },
+  WHY_BLOCKED_CHANGE_HELPER: { schema: z.string().regex(/^\/[A-Za-z0-9_./-]+$/).default('/usr/local/libexec/why-blocked/why-blocked-change'), fix: 'use the absolute path of the installed why-blocked-change helper' },
 } as const;
 
 type Fields = typeof fields;
@@ -62,8 +74,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, role: ConfigRol
       problems.push('SLACK_SIGNING_SECRET is missing: set it for the HTTP receiver, or set SLACK_APP_TOKEN to use Socket Mode.');
     }
   }
-  if (role === 'worker' && out.REDIS_URL === undefined && !problems.some((p) => p.startsWith('REDIS_URL'))) {
-    problems.push('REDIS_URL is missing: workers need the shared Redis, e.g. redis://redis:6379.');
+  if ((role === 'worker' || role === 'bot') && out.REDIS_URL === undefined && !problems.some((p) => p.startsWith('REDIS_URL'))) {
+    problems.push(`REDIS_URL is missing: ${role === 'bot' ? 'the bot' : 'workers'} need${role === 'bot' ? 's' : ''} the shared Redis, e.g. redis://redis:6379 (only \`why-blocked start\` runs a private one).`);
   }
   if (problems.length > 0) {
     throw new WhyBlockedError(

@@ -9,7 +9,8 @@ import type { SshPool } from '../remote/ssh-pool.ts';
 import type { TriageReport } from '../triage/report-types.ts';
 import { explainFlowWithAnalyzer, synthesizeFixesWithAnalyzer } from './analyzer-adapters.ts';
 import type { RunCommand } from './ports.ts';
-import { runTriage } from './run-triage.ts';
+import { runTriage, type TriageProgress } from './run-triage.ts';
+import type { TriageProbeDeps, TriageProbeRequest } from './triage-probes.ts';
 import { createSshStreaming } from './ssh-streaming.ts';
 
 export interface TriageHostRequest {
@@ -28,6 +29,8 @@ export interface TriageHostDeps {
   connectTimeoutMs: number;
   signal?: AbortSignal;
   now?: () => number;
+  /** Each probe's outcome as it finishes (the CLI's progress lines on a terminal). */
+  onProgress?: (progress: TriageProgress) => void;
 }
 
 /** Which of the host's addresses to test: the one the operator typed, else the first listed. */
@@ -42,11 +45,27 @@ function sshRunner(pool: SshPool, host: InventoryHost, log: Logger): RunCommand 
   return (cmd, options) => pool.exec(host, cmd, { log, ...(options?.signal ? { signal: options.signal } : {}) });
 }
 
+export interface TriageProbeWiringDeps {
+  inventory: Inventory;
+  pool: SshPool;
+  log: Logger;
+  connectTimeoutMs: number;
+  signal?: AbortSignal;
+  now?: () => number;
+}
+
+export interface TriageProbeWiring {
+  /** The inventory host being triaged. */
+  host: InventoryHost;
+  request: TriageProbeRequest;
+  deps: TriageProbeDeps;
+}
+
 /**
- * The one triage entry point behind every door (CLI, demo, bot): resolve names through the
- * inventory, wire the probes to SSH and to this machine, and run them within the budget.
+ * Resolves target and vantage through the inventory and wires the probes to SSH and to this
+ * machine. Shared by the CLI (one process runs every probe) and the queue worker (one job per probe).
  */
-export async function triageHost(request: TriageHostRequest, deps: TriageHostDeps): Promise<TriageReport> {
+export function buildTriageProbeDeps(request: TriageHostRequest, deps: TriageProbeWiringDeps): TriageProbeWiring {
   const host = resolveHost(deps.inventory, request.target);
   const log = deps.log.child({ host: host.name });
   let vantage: InventoryHost | undefined;
@@ -59,9 +78,10 @@ export async function triageHost(request: TriageHostRequest, deps: TriageHostDep
     }
   }
   const canSudo = host.ssh.sudo || host.ssh.user === 'root';
-  return runTriage(
-    { port: request.port, ...(vantage ? { from: vantage.name } : fromIp ? { from: fromIp } : {}) },
-    {
+  return {
+    host,
+    request: { port: request.port, ...(vantage ? { from: vantage.name } : fromIp ? { from: fromIp } : {}) },
+    deps: {
       target: {
         name: host.name,
         address: targetAddress(host, request.target),
@@ -75,8 +95,16 @@ export async function triageHost(request: TriageHostRequest, deps: TriageHostDep
       synthesizeFixes: synthesizeFixesWithAnalyzer,
       now: deps.now ?? (() => Date.now()),
       connectTimeoutMs: deps.connectTimeoutMs,
-      budgetMs: deps.budgetMs,
       ...(deps.signal ? { signal: deps.signal } : {}),
     },
-  );
+  };
+}
+
+/**
+ * The one triage entry point behind every door (CLI, demo, bot): resolve names through the
+ * inventory, wire the probes to SSH and to this machine, and run them within the budget.
+ */
+export async function triageHost(request: TriageHostRequest, deps: TriageHostDeps): Promise<TriageReport> {
+  const wiring = buildTriageProbeDeps(request, deps);
+  return runTriage(wiring.request, { ...wiring.deps, budgetMs: deps.budgetMs, ...(deps.onProgress ? { onProgress: deps.onProgress } : {}) });
 }

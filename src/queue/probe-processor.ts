@@ -34,7 +34,7 @@ export function createProbeProcessor(deps: ProbeProcessorDeps) {
     workerSignal?.addEventListener('abort', onWorkerAbort, { once: true });
     const startedMs = deps.now();
     try {
-      const evidence = await untilAborted(deps.runProbe(data.probe, data.request, { signal: controller.signal, log }), controller.signal);
+      const evidence = await untilAborted(deps.runProbe(data.probe, data.request, { signal: controller.signal, log, triageId: data.triageId }), controller.signal);
       const finishedAt = deps.now();
       await deps.state.recordProbe(data.triageId, {
         probe: data.probe, ok: evidence.ok, durationMs: evidence.durationMs ?? finishedAt - startedMs, summary: evidence.summary, finishedAt,

@@ -11,6 +11,8 @@ export type ProbePlan = (request: TriageRequest) => ProbeName[];
 export interface ProbeContext {
   signal: AbortSignal;
   log: Logger;
+  /** The triage this probe belongs to: probes of one triage may share steps (one firewall dump, one listener check). */
+  triageId?: string;
 }
 
 /** Runs one probe; resolves with evidence (a failed check is `ok: false`), throws only when it could not run. */

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Logger } from '../log/create-logger.ts';
+import { botReadiness } from '../queue/health-server.ts';
 import { createChangeProducer, type ChangeProducer } from '../queue/change-producer.ts';
 import { ProposalStore, type ProposalPolicy } from '../queue/proposal-store.ts';
 import { createProducerConnection, createWorkerConnection, waitUntilReady } from '../queue/redis-connections.ts';
@@ -37,6 +38,8 @@ export interface BotOptions extends SlackAppOptions {
   watchdogIntervalMs?: number;
   /** @defaultValue 1000 */
   updaterBlockMs?: number;
+  /** Sites whose probe queues /readyz looks at for workers (usually every inventory site). @defaultValue [] */
+  sites?: string[];
 }
 
 export interface Bot {
@@ -66,7 +69,8 @@ export async function createBot(options: BotOptions): Promise<Bot> {
   });
   const proposals = new ProposalStore(producer, prefix, options.proposalPolicy);
   const changes = createChangeProducer(producer, prefix);
-  const slack = await createSlackApp(options);
+  const ready = botReadiness(producer, prefix, options.sites ?? []);
+  const slack = await createSlackApp({ ...options, readiness: options.readiness ?? ready.check });
   const access = createAccessPolicy({ allowed: options.allowed, approvers: options.approvers, usergroupMembers: (id) => slack.web.usergroupMembers(id), log, now });
   const deps: BotDeps = {
     log: log.child({ component: 'slack-handlers' }), web: slack.web, access, resolveHost: options.resolveHost, probePlan: options.probePlan,
@@ -92,6 +96,7 @@ export async function createBot(options: BotOptions): Promise<Bot> {
       await updater.stop();
       await triage.close();
       await changes.close();
+      await ready.close();
       await Promise.all([producer, blocking].map((c) => c.quit().catch(() => c.disconnect())));
     },
   };

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { App, HTTPReceiver, SocketModeReceiver, webApi } from '@slack/bolt';
 import { ErrorCode, WhyBlockedError } from '../errors.ts';
 import type { Logger } from '../log/create-logger.ts';
+import { handleHealthRequest, type ReadinessCheck } from '../queue/health-server.ts';
 import { boltLoggerFrom } from './bolt-logger.ts';
 import { slackWebFrom, type SlackWeb } from './slack-web.ts';
 import { isFutureDated } from './timestamp-guard.ts';
@@ -29,6 +30,8 @@ export interface SlackAppOptions {
   /** Allowed clock difference for request timestamps, both directions. @defaultValue 300 */
   maxClockSkewSeconds?: number;
   now?: () => number;
+  /** Answers GET /readyz (200 or 503); without it /readyz says ready once the server listens. */
+  readiness?: ReadinessCheck;
 }
 
 export interface SlackApp {
@@ -58,6 +61,7 @@ async function identify(client: webApi.WebClient): Promise<{ botId: string; botU
 export async function createSlackApp(options: SlackAppOptions): Promise<SlackApp> {
   const now = options.now ?? Date.now;
   const log = options.log.child({ component: 'slack' });
+  const readiness: ReadinessCheck = options.readiness ?? (() => Promise.resolve({ ok: true, problems: [] }));
   const logger = boltLoggerFrom(log);
   const retryConfig = { retries: options.webRetries ?? 2, factor: 2, minTimeout: 500, maxTimeout: 4000, randomize: true };
   const clientOptions = { slackApiUrl: options.apiUrl ?? 'https://slack.com/api/', retryConfig };
@@ -74,7 +78,7 @@ export async function createSlackApp(options: SlackAppOptions): Promise<SlackApp
       start: async () => {
         await app.start();
         health = await listen(createServer((req, res) => {
-          res.writeHead(req.url === '/healthz' ? 200 : 404).end(req.url === '/healthz' ? 'ok\n' : '');
+          handleHealthRequest(req, res, readiness).then((handled) => { if (!handled) res.writeHead(404).end(); }, () => res.writeHead(500).end());
         }), options.port, options.host);
       },
       stop: async () => { await app.stop(); await close(health); },
@@ -90,7 +94,10 @@ export async function createSlackApp(options: SlackAppOptions): Promise<SlackApp
   const app = new App({ token: options.botToken, ...ids, receiver, clientOptions, logger });
   const skew = options.maxClockSkewSeconds ?? 300;
   const server = createServer((req, res) => {
-    if (req.method === 'GET' && req.url === '/healthz') { res.writeHead(200).end('ok\n'); return; }
+    if (req.method === 'GET' && (req.url === '/healthz' || req.url?.startsWith('/readyz'))) {
+      handleHealthRequest(req, res, readiness).then((handled) => { if (!handled) res.writeHead(404).end(); }, () => res.writeHead(500).end());
+      return;
+    }
     if (isFutureDated(req, now(), skew)) {
       log.warn({ header: req.headers['x-slack-request-timestamp'] }, 'refused a future-dated Slack request');
       res.writeHead(401).end();

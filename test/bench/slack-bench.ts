@@ -1,9 +1,11 @@
 // npm run bench:slack: slash-command ack latency of the bot (real Bolt + real Redis/BullMQ
-// producer, in its own process) at a fixed request rate on loopback. Not a test: it prints numbers.
+// producer, in its own process) at a fixed request rate on loopback; then (root only) the seed lab's
+// slash command → verdict latency with real workers and probes (slack-bench-seed.ts). Not a test: it prints numbers.
 //   BENCH_RPS (default 50), BENCH_SECONDS (default 20), REDIS_URL (default redis://127.0.0.1:6379)
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { FakeSlackServer } from '../fake-slack/fake-slack-server.ts';
+import { runSeedBench } from './slack-bench-seed.ts';
 import { commandBody, postSigned } from '../slack/helpers/signed-request.ts';
 import { deletePrefix, testRedisUrl, uniquePrefix } from '../slack/helpers/redis-test-prefix.ts';
 
@@ -68,6 +70,17 @@ async function main(): Promise<void> {
   await new Promise((r) => child.once('exit', r));
   await fake.stop();
   await deletePrefix(prefix);
+  const ackLine = `ack latency at ${rps} req/s for ${seconds} s: p50 ${fmt(percentile(sorted, 50))}  p99 ${fmt(percentile(sorted, 99))} (target p99 ≤ 50 ms)`;
+
+  // Phase 2: the real product on the seed lab (root only; BENCH_SEED=0 skips it).
+  if (process.env.BENCH_SEED === '0' || process.getuid?.() !== 0) {
+    console.log(`\n${ackLine}\nseed-lab verdict phase skipped (${process.env.BENCH_SEED === '0' ? 'BENCH_SEED=0' : 'needs root for the lab'})`);
+    return;
+  }
+  console.log('\nphase 2: seed lab, `/why-blocked server 23 from client` → verdict posted…');
+  const seed = await runSeedBench();
+  console.log(`\n${ackLine}`);
+  console.log(`seed-lab slash command → verdict posted (warm, ${seed.runs} runs): p50 ${seed.p50Ms.toFixed(0)} ms  p90 ${seed.p90Ms.toFixed(0)} ms  max ${seed.maxMs.toFixed(0)} ms (target p50 ≤ 1500 ms)`);
 }
 
 main().catch((err: unknown) => { console.error(err); process.exitCode = 1; });

@@ -59,7 +59,8 @@ describe('loadConfig', () => {
     const err = failure({}, 'bot');
     expect(err.message).toMatch(/SLACK_BOT_TOKEN is missing/);
     expect(err.message).toMatch(/SLACK_SIGNING_SECRET is missing.*SLACK_APP_TOKEN/);
-    expect(() => loadConfig({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_APP_TOKEN: 'xapp-1' }, 'bot')).not.toThrow();
+    expect(() => loadConfig({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_APP_TOKEN: 'xapp-1', REDIS_URL: 'redis://r:6379' }, 'bot')).not.toThrow();
+    expect(failure({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_APP_TOKEN: 'xapp-1' }, 'bot').message).toMatch(/REDIS_URL is missing: the bot needs/);
     expect(failure({}, 'worker').message).toMatch(/REDIS_URL is missing/);
   });
 });
@@ -72,5 +73,28 @@ describe('loadEnvFile', () => {
     expect(loadEnvFile(env, dir)).toEqual(['LOG_LEVEL']);
     expect(env).toEqual({ PORT: '5000', LOG_LEVEL: 'debug' });
     expect(loadEnvFile({}, join(dir, 'missing'))).toEqual([]);
+  });
+});
+
+describe('loadConfig: approvals, queue and worker settings', () => {
+  it('applies their defaults and parses them', () => {
+    const d = loadConfig({});
+    expect([d.WHY_BLOCKED_REQUIRED_APPROVALS, d.WHY_BLOCKED_FORBID_SELF_APPROVAL, d.WHY_BLOCKED_PROPOSAL_TTL_MS]).toEqual([1, false, 900_000]);
+    expect([d.WHY_BLOCKED_QUEUE_PREFIX, d.WHY_BLOCKED_SITES, d.WHY_BLOCKED_WORKER_PORT]).toEqual(['bull', ['default'], 3001]);
+    const c = loadConfig({ WHY_BLOCKED_REQUIRED_APPROVALS: '2', WHY_BLOCKED_FORBID_SELF_APPROVAL: 'true', WHY_BLOCKED_SITES: 'dc1, edge' });
+    expect([c.WHY_BLOCKED_REQUIRED_APPROVALS, c.WHY_BLOCKED_FORBID_SELF_APPROVAL, c.WHY_BLOCKED_SITES]).toEqual([2, true, ['dc1', 'edge']]);
+  });
+
+  const bad: Array<[string, NodeJS.ProcessEnv, RegExp]> = [
+    ['approval count', { WHY_BLOCKED_REQUIRED_APPROVALS: '3' }, /WHY_BLOCKED_REQUIRED_APPROVALS="3" is invalid: use 1, or 2/],
+    ['self-approval flag', { WHY_BLOCKED_FORBID_SELF_APPROVAL: 'yes' }, /WHY_BLOCKED_FORBID_SELF_APPROVAL="yes" is invalid: use true or false/],
+    ['proposal ttl', { WHY_BLOCKED_PROPOSAL_TTL_MS: '10' }, /WHY_BLOCKED_PROPOSAL_TTL_MS="10" is invalid/],
+    ['queue prefix with a colon', { WHY_BLOCKED_QUEUE_PREFIX: 'a:b' }, /WHY_BLOCKED_QUEUE_PREFIX="a:b" is invalid/],
+    ['site name', { WHY_BLOCKED_SITES: 'dc1,bad site' }, /WHY_BLOCKED_SITES="dc1,bad site" is invalid: use a comma-separated list of inventory site names/],
+    ['empty site list', { WHY_BLOCKED_SITES: ' , ' }, /WHY_BLOCKED_SITES/],
+    ['worker port', { WHY_BLOCKED_WORKER_PORT: '-1' }, /WHY_BLOCKED_WORKER_PORT="-1" is invalid/],
+  ];
+  it.each(bad)('rejects a bad %s with the variable and the fix', (_n, env, pattern) => {
+    expect(failure(env).message).toMatch(pattern);
   });
 });

@@ -1,0 +1,109 @@
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { loadConfig } from '../../src/config/load-config.ts';
+import { startLab, type Lab } from '../../src/lab/index.ts';
+import { silentLogger } from '../../src/log/create-logger.ts';
+import { changesQueueName } from '../../src/queue/names.ts';
+import { startServices, type RunningServices } from '../../src/queue/start-services.ts';
+import { actionIds } from '../../src/slack/action-ids.ts';
+import { describeLab } from '../helpers/lab-gate.ts';
+import { FakeSlackServer } from '../fake-slack/fake-slack-server.ts';
+import { buttonsOf, textOf } from '../slack/helpers/blocks.ts';
+import { deletePrefix, testRedisUrl, uniquePrefix } from '../slack/helpers/redis-test-prefix.ts';
+import { clickBody, commandBody, postSigned } from '../slack/helpers/signed-request.ts';
+
+const secret = 'e2e-signing-secret-0123456789';
+
+/**
+ * The product as `why-blocked start` runs it (startServices: inventory, SSH pool, BullMQ workers
+ * with the real probes and triage engine, the Bolt HTTP receiver), against the seed lab, real
+ * Redis and the fake Slack Web API. Only Slack itself is fake.
+ */
+describeLab('Slack → BullMQ → real probes on the seed lab → verdict with an Apply button', () => {
+  const log = silentLogger();
+  let lab: Lab | undefined;
+  let fake: FakeSlackServer | undefined;
+  let services: RunningServices | undefined;
+  let redis: Redis | undefined;
+  let changes: Queue | undefined;
+  const prefix = uniquePrefix('e2e');
+
+  beforeAll(async () => {
+    lab = await startLab('seed-telnet', { log });
+    fake = new FakeSlackServer();
+    await fake.start();
+    const config = loadConfig({
+      SLACK_BOT_TOKEN: 'xoxb-e2e', SLACK_SIGNING_SECRET: secret, SLACK_API_URL: fake.apiUrl, REDIS_URL: testRedisUrl, PORT: '0',
+      WHY_BLOCKED_INVENTORY: lab.inventoryFile, WHY_BLOCKED_QUEUE_PREFIX: prefix, WHY_BLOCKED_ALLOWED: '*', WHY_BLOCKED_APPROVERS: 'UAPPROVER',
+      WHY_BLOCKED_CONNECT_TIMEOUT_MS: '2000',
+    }, 'start');
+    services = await startServices({ role: 'start', config, cwd: process.cwd(), log, host: '127.0.0.1', botId: 'BBOT', botUserId: 'UBOT', webRetries: 0 });
+    redis = new Redis(testRedisUrl);
+    changes = new Queue(changesQueueName, { connection: redis, prefix });
+    // Warm-up, as a long-running worker is: SSH connections open, modules loaded. The measured
+    // request must not be answered from this one, so its "recent" entry goes.
+    const eventsUrl = `http://127.0.0.1:${services.port()}/slack/events`;
+    await postSigned(eventsUrl, secret, commandBody({ text: 'server 23 from client', user: 'UWARM', channel: 'CWARM', responseUrl: fake.responseUrl('warm') }));
+    await fake.waitFor(() => verdictsIn('CWARM')[0], 'warm-up verdict', 30_000);
+    const recent = await redis.keys(`${prefix}:wb:recent:*`);
+    if (recent.length > 0) await redis.del(...recent);
+  }, 120_000);
+
+  /** Messages in `channel` that carry an Apply button: the verdict, not a progress update. */
+  const verdictsIn = (channel: string) => [...fake!.callsTo('chat.update'), ...fake!.callsTo('chat.postMessage')]
+    .filter((c) => c.body.channel === channel && buttonsOf(c).some((b) => b.action_id === actionIds.apply));
+
+  afterAll(async () => {
+    await changes?.close();
+    redis?.disconnect();
+    await services?.stop();
+    await fake?.stop();
+    await deletePrefix(prefix);
+    await lab?.stop();
+  }, 60_000);
+
+  it('diagnoses `server 23 from client` within 5 s, and one approver click enqueues exactly one apply job', async () => {
+    const eventsUrl = `http://127.0.0.1:${services!.port()}/slack/events`;
+    const ready = await fetch(`http://127.0.0.1:${services!.port()}/readyz`);
+    expect(ready.status, await ready.clone().text()).toBe(200);
+
+    const ack = await postSigned(eventsUrl, secret, commandBody({ text: 'server 23 from client', user: 'UREQ', channel: 'COPS', responseUrl: fake!.responseUrl('cmd') }));
+    expect(ack.status).toBe(200);
+    expect(((await ack.json()) as { text: string }).text).toMatch(/Checking server 23\/tcp/);
+
+    const verdict = await fake!.waitFor(() => verdictsIn('COPS')[0], 'verdict with an Apply button', Number(process.env.E2E_VERDICT_MS ?? 5000))
+      .catch((err: unknown) => { throw new Error(`${String(err)}; last message: ${textOf(fake!.callsTo('chat.update').at(-1) ?? fake!.callsTo('chat.postMessage').at(-1))}`); });
+    const text = textOf(verdict);
+    expect(text).toMatch(/INPUT rule 5/);
+    expect(text).toMatch(/REJECT/);
+    expect(text).toMatch(/icmp-host-prohibited/);
+    const apply = buttonsOf(verdict).filter((b) => b.action_id === actionIds.apply);
+    expect(apply.length).toBeGreaterThan(0);
+    const proposalId = apply[0]!.value;
+    expect(proposalId).toMatch(/^prop-[0-9a-f]+$/);
+
+    const messageTs = String(verdict.body.ts);
+    const click = (user: string) => postSigned(eventsUrl, secret, clickBody({ actionId: actionIds.apply, value: proposalId, user, channel: 'COPS', messageTs, responseUrl: fake!.responseUrl(`click-${user}`) }));
+    const refused = await click('UNOTAPPROVER');
+    expect(refused.status).toBe(200);
+    const clicks = await Promise.all([click('UAPPROVER'), click('UAPPROVER')]);
+    expect(clicks.map((r) => r.status)).toEqual([200, 200]);
+    const job = await waitForJob(changes!, `apply-${proposalId}`);
+    expect(job).toBeDefined();
+    const jobs = await changes!.getJobs();
+    expect(jobs.map((j) => j.id)).toEqual([`apply-${proposalId}`]);
+    const approved = await redis!.hget(`${prefix}:wb:proposal:${proposalId}`, 'status');
+    expect(approved).toBe('approved');
+    expect(job!.data).toMatchObject({ kind: 'apply', proposalId, host: 'server', requestedBy: 'UREQ', approvedBy: ['UAPPROVER'] });
+  }, 60_000);
+});
+
+async function waitForJob(queue: Queue, id: string, timeoutMs = 5000): Promise<Awaited<ReturnType<Queue['getJob']>>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const job = await queue.getJob(id);
+    if (job || Date.now() > deadline) return job;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
