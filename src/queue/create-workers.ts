@@ -1,7 +1,7 @@
 import { Worker, type ConnectionOptions, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../log/create-logger.ts';
-import { triageQueueName, probeQueueName } from './names.ts';
+import { changesQueueName, triageQueueName, probeQueueName } from './names.ts';
 import { createProbeProcessor } from './probe-processor.ts';
 import { ProposalStore, type ProposalPolicy } from './proposal-store.ts';
 import { createWorkerConnection } from './redis-connections.ts';
@@ -21,6 +21,13 @@ export interface CreateWorkersOptions {
   /** Set to run the parent triage (aggregation) worker in this process. */
   assembleReport?: AssembleReport;
   proposalPolicy?: ProposalPolicy;
+  /**
+   * Set to apply approved changes in this process (only workers hold the SSH key). Built with the
+   * worker's own Redis connection, which it must not close.
+   */
+  processChange?: (redis: Redis) => (job: Job) => Promise<unknown>;
+  /** The change lock must outlive the dead-man timer, or a stalled check could start a second apply. @defaultValue 120000 */
+  changeLockDurationMs?: number;
   /** Probes run in parallel per site worker. @defaultValue 8 */
   probeConcurrency?: number;
   /** @defaultValue 30000 */
@@ -91,6 +98,13 @@ export function createWorkers(options: CreateWorkersOptions): WorkerSet {
           .catch((e: unknown) => log.error({ err: e, triageId }, 'could not record triage failure'));
       }
     });
+  }
+
+  if (options.processChange) {
+    watch(new Worker(changesQueueName, options.processChange(stateRedis), {
+      ...workerOptions, lockDuration: options.changeLockDurationMs ?? 120_000,
+      connection: connect() as unknown as ConnectionOptions, concurrency: 8,
+    }), 'change');
   }
 
   let closing: Promise<void> | undefined;

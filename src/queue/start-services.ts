@@ -1,3 +1,5 @@
+import { resolve } from 'node:path';
+import type { Job } from 'bullmq';
 import type { Config } from '../config/load-config.ts';
 import { loadInventory } from '../config/load-inventory.ts';
 import { resolveHost } from '../config/resolve-host.ts';
@@ -6,6 +8,8 @@ import type { Logger } from '../log/create-logger.ts';
 import { SshPool } from '../remote/ssh-pool.ts';
 import { createBot, type Bot } from '../slack/create-bot.ts';
 import { createWorkers, type WorkerSet } from './create-workers.ts';
+import { AuditLog } from '../fix/audit-log.ts';
+import { createChangeProcessor } from '../fix/change-processor.ts';
 import { startHealthServer, workerReadiness, type HealthServer } from './health-server.ts';
 import { analyzerAssembleReport, inventoryRunProbe, inventorySites, inventoryTriagePlanning } from './inventory-triage.ts';
 import { probeQueueName } from './names.ts';
@@ -93,6 +97,14 @@ export async function startServices(options: ServicesOptions): Promise<RunningSe
         redisUrl, prefix, log, sites, proposalPolicy,
         runProbe: inventoryRunProbe({ inventory, pool, connectTimeoutMs: config.WHY_BLOCKED_CONNECT_TIMEOUT_MS }),
         assembleReport: analyzerAssembleReport(),
+        changeLockDurationMs: (config.WHY_BLOCKED_DEADMAN_SECONDS + 60) * 1000,
+        processChange: (redis) => createChangeProcessor({
+          redis, prefix, log: log.child({ component: 'change-worker' }), inventory: () => inventory, pool,
+          audit: new AuditLog({ redis, prefix, file: resolve(options.cwd, config.WHY_BLOCKED_AUDIT_FILE) }),
+          deadmanSeconds: config.WHY_BLOCKED_DEADMAN_SECONDS, autoPersist: config.WHY_BLOCKED_AUTO_PERSIST,
+          helperPath: config.WHY_BLOCKED_CHANGE_HELPER, connectTimeoutMs: config.WHY_BLOCKED_CONNECT_TIMEOUT_MS,
+          approvers: config.WHY_BLOCKED_APPROVERS,
+        }) as (job: Job) => Promise<unknown>,
       });
       workers = set;
       cleanups.push(() => set.close());
