@@ -1,0 +1,35 @@
+/** Per-rule counters of a loaded ruleset, normalised across iptables-save -c and nft JSON. */
+export type RuleAction =
+  | { kind: 'accept' | 'drop' | 'return' | 'none' }
+  | { kind: 'reject'; rejectWith: string }
+  | { kind: 'jump' | 'goto'; chain: string };
+
+export interface CounterRule {
+  /** iptables: 1-based position in its chain; nft: the rule handle. */
+  id: number;
+  packets: number;
+  action: RuleAction;
+  /** The bare counters that open and close a native nft base chain (render-nft's markers). */
+  marker?: 'entry' | 'exit';
+  text: string;
+}
+
+export interface CounterChain {
+  /** nft family ("ip", "inet"), or the iptables backend name ("iptables-legacy", "iptables-nft"). */
+  family: string;
+  table: string;
+  name: string;
+  /** Lower-case hook for base chains (prerouting, input, ...). */
+  hook?: string;
+  priority?: number;
+  policy?: 'accept' | 'drop';
+  /** Policy hits: iptables `:CHAIN POLICY [p:b]`; undefined for nft, which has none. */
+  policyPackets?: number;
+  rules: CounterRule[];
+}
+
+export interface CounterSnapshot { chains: CounterChain[] }
+
+export function chainKey(chain: Pick<CounterChain, 'family' | 'table' | 'name'>): string {
+  return `${chain.family} ${chain.table} ${chain.name}`;
+}

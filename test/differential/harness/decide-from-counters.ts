@@ -1,0 +1,121 @@
+import { chainKey, type CounterChain, type CounterRule, type CounterSnapshot } from './counter-snapshot.ts';
+
+export type Verdict = 'accept' | 'drop' | 'reject';
+
+export interface DecidedBy {
+  /** The iptables backend name, or the nft family: tells same-named tables of two sources apart. */
+  family: string;
+  table: string;
+  chain: string;
+  position?: number;
+  policy?: 'accept' | 'drop';
+}
+
+/** What one base chain on the path did with the packet. */
+export interface BaseChainOutcome { family: string; table: string; chain: string; verdict: Verdict; decidedBy: DecidedBy; rule?: string }
+
+export interface KernelAnswer {
+  verdict: Verdict;
+  /** The deciding REJECT rule's configured type, as the dump prints it. */
+  rejectWith?: string;
+  /** For accept: the last base chain that accepted; for drop/reject: the rule or policy that ended it. */
+  decidedBy: DecidedBy;
+  rule?: string;
+  /** Every base chain the packet reached, in hook/priority order. */
+  path: BaseChainOutcome[];
+  /**
+   * False while the counters show the packet only part of the way: no DROP/REJECT yet and some base
+   * chain that would see it has not counted it. The packet may still be inside the stack (softirq
+   * runs asynchronously to the dump), so the caller must look again rather than take this answer.
+   */
+  complete: boolean;
+  /**
+   * True when some nft base chain's policy was inferred from its entry counter alone (no terminal
+   * rule, no exit counter: a `return` or a fall-off after `goto`). That is indistinguishable from a
+   * packet still in flight, so the caller must confirm the counters have settled.
+   */
+  needsSettle: boolean;
+}
+
+const PATH_HOOKS = ['prerouting', 'input'];
+
+/**
+ * Which rule decided, from the counter deltas of exactly one packet. In each base chain reached, the
+ * terminal rule (accept/drop/reject) whose counter rose decided, else the policy did. DROP/REJECT
+ * anywhere is final; ACCEPT only ends its base chain, so an accepted packet is decided by the last one.
+ */
+export function decideFromCounters(before: CounterSnapshot, after: CounterSnapshot): KernelAnswer {
+  const previous = new Map<string, CounterChain>(before.chains.map((c) => [chainKey(c), c]));
+  const delta = (chain: CounterChain, rule: CounterRule): number => {
+    const old = previous.get(chainKey(chain))?.rules.find((r) => r.id === rule.id);
+    return rule.packets - (old?.packets ?? 0);
+  };
+  const policyDelta = (chain: CounterChain): number => (chain.policyPackets ?? 0) - (previous.get(chainKey(chain))?.policyPackets ?? 0);
+
+  const baseChains = after.chains
+    .filter((c) => c.hook !== undefined && PATH_HOOKS.includes(c.hook))
+    .sort((a, b) => PATH_HOOKS.indexOf(a.hook as string) - PATH_HOOKS.indexOf(b.hook as string) || (a.priority ?? 0) - (b.priority ?? 0));
+
+  const path: BaseChainOutcome[] = [];
+  let unseenObservable = 0;
+  let needsSettle = false;
+  for (const base of baseChains) {
+    const tree = reachableChains(after, base);
+    const fired: Array<{ chain: CounterChain; rule: CounterRule }> = [];
+    for (const chain of tree) {
+      for (const rule of chain.rules) {
+        if (delta(chain, rule) <= 0) continue;
+        if (rule.action.kind === 'accept' || rule.action.kind === 'drop' || rule.action.kind === 'reject') fired.push({ chain, rule });
+      }
+    }
+    if (fired.length > 1) {
+      throw new Error(`ambiguous counters: ${fired.length} terminal rules rose under ${chainKey(base)}: ${fired.map((f) => `${f.chain.name}#${f.rule.id}`).join(', ')}`);
+    }
+    const hit = fired[0];
+    if (hit !== undefined) {
+      const kind = hit.rule.action.kind as Verdict;
+      path.push({ family: base.family, table: base.table, chain: base.name, verdict: kind, decidedBy: { family: base.family, table: hit.chain.table, chain: hit.chain.name, position: hit.rule.id }, rule: hit.rule.text });
+      continue;
+    }
+    const viaPolicyCounter = policyDelta(base) > 0 || base.rules.some((r) => r.marker === 'exit' && delta(base, r) > 0);
+    const viaEntryOnly = !viaPolicyCounter && base.rules.some((r) => r.marker === 'entry' && delta(base, r) > 0);
+    if (viaEntryOnly) needsSettle = true;
+    if (viaPolicyCounter || viaEntryOnly) {
+      path.push({ family: base.family, table: base.table, chain: base.name, verdict: base.policy === 'drop' ? 'drop' : 'accept', decidedBy: { family: base.family, table: base.table, chain: base.name, policy: base.policy ?? 'accept' } });
+    } else if (base.policyPackets !== undefined || base.rules.some((r) => r.marker === 'entry')) {
+      unseenObservable++;
+    }
+  }
+  const stopped = path.some((p) => p.verdict !== 'accept');
+  const complete = path.length > 0 && (stopped || unseenObservable === 0);
+  if (path.length === 0) {
+    return { verdict: 'drop', decidedBy: { family: '', table: '', chain: '' }, path, complete, needsSettle };
+  }
+  const final = path.find((p) => p.verdict !== 'accept') ?? (path[path.length - 1] as BaseChainOutcome);
+  const answer: KernelAnswer = { verdict: final.verdict, decidedBy: final.decidedBy, path, complete, needsSettle };
+  if (final.rule !== undefined) answer.rule = final.rule;
+  if (final.verdict === 'reject') {
+    const chain = after.chains.find((c) => c.table === final.decidedBy.table && c.name === final.decidedBy.chain && c.family === final.family);
+    const action = chain?.rules.find((r) => r.id === final.decidedBy.position)?.action;
+    if (action?.kind === 'reject') answer.rejectWith = action.rejectWith;
+  }
+  return answer;
+}
+
+/** The base chain and every chain it can jump/goto into (same table and family). */
+function reachableChains(snapshot: CounterSnapshot, base: CounterChain): CounterChain[] {
+  const seen = new Map<string, CounterChain>();
+  const queue = [base];
+  while (queue.length > 0) {
+    const chain = queue.pop() as CounterChain;
+    if (seen.has(chain.name)) continue;
+    seen.set(chain.name, chain);
+    for (const rule of chain.rules) {
+      if (rule.action.kind !== 'jump' && rule.action.kind !== 'goto') continue;
+      const targetName = rule.action.chain;
+      const target = snapshot.chains.find((c) => c.family === base.family && c.table === base.table && c.name === targetName);
+      if (target !== undefined) queue.push(target);
+    }
+  }
+  return [...seen.values()];
+}

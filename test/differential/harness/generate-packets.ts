@@ -1,0 +1,107 @@
+import { createPrng, type Prng } from './create-prng.ts';
+import { intToIp, ipToInt, parseCidr } from './ipv4.ts';
+import { FW_INTERFACE_NAMES, LOCAL_ADDRESSES, SOURCE_NETWORKS } from './lab-topology.ts';
+import type { ProbePacket } from './start-packet-sender.ts';
+import type { CtState, GenRuleset } from './ruleset-model.ts';
+
+export interface GeneratedPacket { packet: ProbePacket; state: CtState }
+
+/**
+ * Conntrack state the kernel gives the first packet of a flow (conntrack flushed before each probe,
+ * nf_conntrack_tcp_loose=1, the namespace default). Measured, not assumed: kernel-oracle.test.ts
+ * checks this table against the kernel on every run.
+ */
+export function predictedCtState(packet: Pick<ProbePacket, 'proto' | 'tcpFlags' | 'icmpType'>): CtState {
+  if (packet.proto === 'tcp') {
+    const flags = [...(packet.tcpFlags ?? ['SYN'])].map((f) => f.toUpperCase()).sort().join(',');
+    return flags === 'SYN' || flags === 'ACK' || flags === 'ACK,PSH' ? 'NEW' : 'INVALID';
+  }
+  if (packet.proto === 'icmp') return packet.icmpType === 8 || packet.icmpType === 13 ? 'NEW' : 'INVALID';
+  return 'NEW';
+}
+
+const TCP_FLAG_SETS: Array<[number, string[]]> = [
+  [50, ['SYN']], [12, ['ACK']], [8, ['SYN', 'ACK']], [6, ['FIN']], [6, ['RST']], [8, ['PSH', 'ACK']],
+  [4, []], [3, ['FIN', 'SYN', 'RST', 'PSH', 'ACK', 'URG']], [3, ['FIN', 'ACK']],
+];
+const ICMP_KINDS: Array<[number, { type: number; code: number }]> = [
+  [45, { type: 8, code: 0 }], [15, { type: 0, code: 0 }], [15, { type: 3, code: 3 }], [10, { type: 3, code: 13 }], [8, { type: 11, code: 0 }], [7, { type: 13, code: 0 }],
+];
+const DPORT_POOL = [22, 23, 53, 80, 443, 8080, 3306, 65535];
+
+/** Packets aimed at the ruleset's own addresses and ports, so rules actually match now and then. */
+export function generatePackets(ruleset: GenRuleset, count: number, seed: number): GeneratedPacket[] {
+  const rng = createPrng(seed);
+  const sources: string[] = [];
+  const ports: number[] = [];
+  for (const table of ruleset.tables) {
+    for (const chain of table.chains) {
+      for (const { match } of chain.rules) {
+        if (match.src) sources.push(...addressesAround(match.src.cidr));
+        if (match.iprange?.option === 'src-range') sources.push(match.iprange.lo, match.iprange.hi, intToIp((ipToInt(match.iprange.hi) + 1) >>> 0));
+        for (const range of [match.sport, match.dport, ...(match.multiport?.items ?? [])]) {
+          if (range !== undefined) ports.push(range.lo, range.hi, range.lo - 1, range.hi + 1);
+        }
+      }
+    }
+  }
+  const usableSources = sources.filter(isSafeSource);
+  const usablePorts = ports.filter((p) => p >= 1 && p <= 65535);
+  const packets: GeneratedPacket[] = [];
+  for (let i = 0; i < count; i++) {
+    const packet = randomPacket(rng, usableSources, usablePorts);
+    packets.push({ packet, state: predictedCtState(packet) });
+  }
+  return packets;
+}
+
+function randomPacket(rng: Prng, sources: string[], ports: number[]): ProbePacket {
+  const src = sources.length > 0 && rng.chance(0.55) ? rng.pick(sources) : randomSource(rng);
+  const base = { src, dst: rng.pick(LOCAL_ADDRESSES), inIface: rng.pick(FW_INTERFACE_NAMES) };
+  const port = (fallback: () => number): number => (ports.length > 0 && rng.chance(0.6) ? rng.pick(ports) : fallback());
+  const roll = rng.next();
+  if (roll < 0.55) {
+    return { ...base, proto: 'tcp', sport: port(() => rng.int(1024, 65535)), dport: port(() => rng.pick(DPORT_POOL)), tcpFlags: weighted(rng, TCP_FLAG_SETS) };
+  }
+  if (roll < 0.77) return { ...base, proto: 'udp', sport: port(() => rng.int(1024, 65535)), dport: port(() => rng.pick(DPORT_POOL)) };
+  if (roll < 0.92) {
+    const kind = weighted(rng, ICMP_KINDS);
+    return { ...base, proto: 'icmp', icmpType: kind.type, icmpCode: kind.code };
+  }
+  return { ...base, proto: 47 };
+}
+
+function weighted<T>(rng: Prng, items: Array<[number, T]>): T {
+  const total = items.reduce((sum, [w]) => sum + w, 0);
+  let roll = rng.next() * total;
+  for (const [w, item] of items) {
+    roll -= w;
+    if (roll < 0) return item;
+  }
+  return (items[items.length - 1] as [number, T])[1];
+}
+
+function randomSource(rng: Prng): string {
+  for (;;) {
+    const { base, prefixLen } = parseCidr(rng.pick(SOURCE_NETWORKS));
+    const ip = intToIp((base + rng.int(1, 2 ** (32 - prefixLen) - 2)) >>> 0);
+    if (isSafeSource(ip)) return ip;
+  }
+}
+
+/** First, last and just-outside addresses of a CIDR: where off-by-one bugs live. */
+function addressesAround(cidr: string): string[] {
+  const { base, prefixLen } = parseCidr(cidr);
+  const size = 2 ** (32 - prefixLen);
+  return [base, base + 1, base + size - 1, base + size, base - 1].map((n) => intToIp(n >>> 0));
+}
+
+/** The kernel drops these at routing as martians (or they are ours), before any INPUT chain. */
+function isSafeSource(ip: string): boolean {
+  const n = ipToInt(ip);
+  const first = n >>> 24;
+  if (first === 0 || first === 127 || first >= 224) return false;
+  if (LOCAL_ADDRESSES.includes(ip)) return false;
+  // Network and broadcast addresses of the firewall's own subnets count as broadcast sources.
+  return !['10.99.0.0', '10.99.0.255', '10.98.0.0', '10.98.0.255'].includes(ip);
+}

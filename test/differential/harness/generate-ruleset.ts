@@ -1,0 +1,178 @@
+import { createPrng, type Prng } from './create-prng.ts';
+import { canonicalCidr, intToIp, ipToInt, parseCidr } from './ipv4.ts';
+import { IFACE_PATTERNS, LOCAL_ADDRESSES, SOURCE_NETWORKS } from './lab-topology.ts';
+import type { CtState, GenChain, GenMatch, GenRule, GenRuleset, GenTable, GenTarget, PortRange, RejectWith } from './ruleset-model.ts';
+
+/**
+ * Seeded random rulesets over the matches and targets the analyzer claims to support. Small on
+ * purpose (5-30 rules, a few chains): many fast cases find more than a few slow ones.
+ * The `nft` dialect leaves out what has no one-rule nft equivalent (multiport --ports,
+ * addrtype, negated icmp type/code pairs).
+ */
+export function generateRuleset(seed: number, dialect: 'iptables' | 'nft'): GenRuleset {
+  const rng = createPrng(seed);
+  const tables: GenTable[] = [];
+  if (rng.chance(0.25)) tables.push(rawTable(rng, dialect));
+  if (rng.chance(0.4)) tables.push(mangleTable(rng, dialect));
+  tables.push(filterTable(rng, dialect));
+  // A second input base chain in another table: ACCEPT in one must not end the other.
+  if (dialect === 'nft' && rng.chance(0.3)) {
+    tables.push({ name: 'extra', chains: [{ name: 'INPUT', hook: 'INPUT', priority: rng.pick([-10, 10]), policy: rng.chance(0.3) ? 'DROP' : 'ACCEPT', rules: buildRules(rng, dialect, rng.int(1, 5), [], true) }] });
+  }
+  return { seed, dialect, tables };
+}
+
+const PORT_POOL = [22, 23, 53, 80, 443, 1024, 2000, 3306, 8080, 65535];
+const CT_STATES: CtState[] = ['INVALID', 'NEW', 'RELATED', 'ESTABLISHED', 'UNTRACKED'];
+const REJECT_TYPES: RejectWith[] = [
+  'icmp-net-unreachable', 'icmp-host-unreachable', 'icmp-port-unreachable', 'icmp-proto-unreachable',
+  'icmp-net-prohibited', 'icmp-host-prohibited', 'icmp-admin-prohibited',
+];
+const TCP_FLAG_NAMES = ['FIN', 'SYN', 'RST', 'PSH', 'ACK', 'URG'];
+/** In libxt_addrtype's print order. */
+const ADDR_TYPES = ['UNICAST', 'LOCAL', 'BROADCAST', 'MULTICAST'];
+const MARK_CHOICES: Array<{ value: number; mask: number }> = [
+  { value: 0x1, mask: 0xffffffff }, { value: 0x2, mask: 0xffffffff }, { value: 0x1, mask: 0xff },
+  { value: 0x10, mask: 0xf0 }, { value: 0x0, mask: 0xffffffff },
+];
+
+function rawTable(rng: Prng, dialect: 'iptables' | 'nft'): GenTable {
+  const rules: GenRule[] = [];
+  const count = rng.int(1, 3);
+  for (let i = 0; i < count; i++) {
+    const target: GenTarget = rng.chance(0.8) ? { kind: 'NOTRACK' } : { kind: rng.pick(['DROP', 'ACCEPT', 'NONE'] as const) };
+    rules.push({ match: randomMatch(rng, dialect, { allowState: false, allowMark: false }), target });
+  }
+  return { name: 'raw', chains: [{ name: 'PREROUTING', hook: 'PREROUTING', policy: rng.chance(0.1) ? 'DROP' : 'ACCEPT', rules }] };
+}
+
+function mangleTable(rng: Prng, dialect: 'iptables' | 'nft'): GenTable {
+  const chains: GenChain[] = [];
+  for (const hook of ['PREROUTING', 'INPUT'] as const) {
+    const rules: GenRule[] = [];
+    const count = rng.int(0, 4);
+    for (let i = 0; i < count; i++) {
+      const roll = rng.next();
+      const target: GenTarget = roll < 0.6
+        ? { kind: 'MARK', ...rng.pick(MARK_CHOICES) }
+        : { kind: rng.pick(['ACCEPT', 'DROP', 'NONE', 'RETURN'] as const) };
+      rules.push({ match: randomMatch(rng, dialect, { allowState: true, allowMark: true }), target });
+    }
+    chains.push({ name: hook, hook, policy: rng.chance(0.1) ? 'DROP' : 'ACCEPT', rules });
+  }
+  return { name: 'mangle', chains };
+}
+
+function filterTable(rng: Prng, dialect: 'iptables' | 'nft'): GenTable {
+  const userCount = rng.int(0, 3);
+  const userNames = Array.from({ length: userCount }, (_, i) => rng.pick(['u', 'svc', 'ALLOW-', 'my_chain']) + String(i + 1));
+  const inputRules = buildRules(rng, dialect, rng.int(3, 14), userNames, true);
+  const chains: GenChain[] = [{ name: 'INPUT', hook: 'INPUT', policy: rng.chance(0.5) ? 'DROP' : 'ACCEPT', rules: inputRules }];
+  userNames.forEach((name, index) => {
+    // A user chain may only call chains after it: no loops, and each chain has one caller tree.
+    chains.push({ name, rules: buildRules(rng, dialect, rng.int(1, 6), userNames.slice(index + 1), false) });
+  });
+  return { name: 'filter', chains };
+}
+
+function buildRules(rng: Prng, dialect: 'iptables' | 'nft', count: number, callable: string[], builtin: boolean): GenRule[] {
+  const rules: GenRule[] = [];
+  for (let i = 0; i < count; i++) {
+    const match = randomMatch(rng, dialect, { allowState: true, allowMark: true });
+    rules.push({ match, target: filterTarget(rng, match, callable, builtin) });
+  }
+  // Make sure every user chain is reachable, otherwise its rules are dead weight.
+  for (const name of callable) {
+    if (!rules.some((r) => (r.target.kind === 'jump' || r.target.kind === 'goto') && r.target.chain === name) && rng.chance(0.8)) {
+      rules.splice(rng.int(0, rules.length), 0, { match: randomMatch(rng, dialect, { allowState: true, allowMark: true }), target: { kind: rng.chance(0.8) ? 'jump' : 'goto', chain: name } });
+    }
+  }
+  return rules;
+}
+
+function filterTarget(rng: Prng, match: GenMatch, callable: string[], builtin: boolean): GenTarget {
+  const roll = rng.next();
+  if (callable.length > 0 && roll < 0.18) return { kind: rng.chance(0.75) ? 'jump' : 'goto', chain: rng.pick(callable) };
+  if (roll < 0.42) return { kind: 'ACCEPT' };
+  if (roll < 0.58) return { kind: 'DROP' };
+  if (roll < 0.76) {
+    const tcp = match.proto?.name === 'tcp' && !match.proto.neg;
+    return { kind: 'REJECT', rejectWith: tcp && rng.chance(0.4) ? 'tcp-reset' : rng.pick(REJECT_TYPES) };
+  }
+  if (roll < 0.84) return { kind: 'LOG', prefix: rng.pick(['drop: ', 'IN', 'fw "x"']) };
+  if (roll < 0.9 && !builtin) return { kind: 'RETURN' };
+  if (roll < 0.93) return { kind: 'RETURN' };
+  return { kind: 'NONE' };
+}
+
+interface MatchOptions { allowState: boolean; allowMark: boolean }
+
+function randomMatch(rng: Prng, dialect: 'iptables' | 'nft', options: MatchOptions): GenMatch {
+  const match: GenMatch = {};
+  const neg = (): boolean => rng.chance(0.2);
+  if (rng.chance(0.3)) match.src = { cidr: randomCidr(rng, pickSourceBase(rng)), neg: neg() };
+  if (rng.chance(0.15)) match.dst = { cidr: randomCidr(rng, rng.pick(LOCAL_ADDRESSES)), neg: neg() };
+  if (rng.chance(0.2)) match.inIface = { name: rng.pick(IFACE_PATTERNS), neg: neg() };
+  if (rng.chance(0.65)) {
+    const roll = rng.next();
+    const name = roll < 0.55 ? 'tcp' : roll < 0.8 ? 'udp' : roll < 0.95 ? 'icmp' : rng.pick([47, 132]);
+    match.proto = { name, neg: rng.chance(0.1) };
+  }
+  const l4 = match.proto !== undefined && !match.proto.neg ? match.proto.name : undefined;
+  if (l4 === 'tcp' || l4 === 'udp') {
+    if (rng.chance(0.25)) match.sport = { ...randomPortRange(rng), neg: neg() };
+    if (rng.chance(0.55)) match.dport = { ...randomPortRange(rng), neg: neg() };
+    if (l4 === 'tcp' && rng.chance(0.25)) match.tcpFlags = randomTcpFlags(rng);
+    if (rng.chance(0.25)) {
+      const options = dialect === 'nft' ? (['dports', 'sports'] as const) : (['dports', 'sports', 'ports'] as const);
+      const items = Array.from({ length: rng.int(1, 4) }, () => randomPortRange(rng));
+      match.multiport = { option: rng.pick(options), items, neg: neg() };
+    }
+  }
+  if (l4 === 'icmp' && rng.chance(0.6)) {
+    const type = rng.pick([0, 3, 8, 11, 13]);
+    const code = type === 3 && rng.chance(0.5) ? rng.pick([1, 3, 13]) : undefined;
+    match.icmpType = { type, ...(code === undefined ? {} : { code }), neg: dialect === 'nft' && code !== undefined ? false : neg() };
+  }
+  if (rng.chance(0.12)) {
+    const option = rng.pick(['src-range', 'dst-range'] as const);
+    const base = ipToInt(option === 'src-range' ? pickSourceBase(rng) : rng.pick(LOCAL_ADDRESSES));
+    const lo = base - rng.int(0, 3);
+    match.iprange = { option, lo: intToIp(lo >>> 0), hi: intToIp((lo + rng.int(0, 8)) >>> 0), neg: neg() };
+  }
+  if (options.allowState && rng.chance(0.3)) {
+    const states = rng.some(CT_STATES, 3);
+    // iptables-save prints states in this fixed order; generating them so keeps the text canonical.
+    match.ctstate = { module: rng.chance(0.3) ? 'state' : 'conntrack', states: CT_STATES.filter((s) => states.includes(s)), neg: neg() };
+    if (dialect === 'nft' && rng.chance(0.7)) match.ctstate.nftBraces = true;
+  }
+  if (dialect === 'iptables' && rng.chance(0.08)) {
+    const types = rng.some(ADDR_TYPES, 2);
+    match.addrtype = { option: rng.pick(['src-type', 'dst-type'] as const), types: ADDR_TYPES.filter((t) => types.includes(t)), neg: neg() };
+  }
+  if (options.allowMark && rng.chance(0.12)) match.mark = { ...rng.pick(MARK_CHOICES), neg: neg() };
+  if (rng.chance(0.15)) match.comment = rng.pick(['allow ssh', 'seed', 'x-1', 'quote "q" here']);
+  return match;
+}
+
+function pickSourceBase(rng: Prng): string {
+  const { base, prefixLen } = parseCidr(rng.pick(SOURCE_NETWORKS));
+  return intToIp((base + rng.int(1, 2 ** (32 - prefixLen) - 2)) >>> 0);
+}
+
+function randomCidr(rng: Prng, addr: string): string {
+  return canonicalCidr(addr, rng.pick([8, 16, 24, 25, 30, 32, 32]));
+}
+
+function randomPortRange(rng: Prng): PortRange {
+  const lo = rng.chance(0.7) ? rng.pick(PORT_POOL) : rng.int(1, 65535);
+  if (rng.chance(0.7)) return { lo, hi: lo };
+  return { lo, hi: Math.min(65535, lo + rng.pick([1, 10, 1000, 65535])) };
+}
+
+function randomTcpFlags(rng: Prng): GenMatch['tcpFlags'] {
+  if (rng.chance(0.4)) return { mask: ['FIN', 'SYN', 'RST', 'ACK'], comp: ['SYN'], neg: rng.chance(0.3) };
+  const mask = rng.some(TCP_FLAG_NAMES, 4);
+  const comp = mask.filter(() => rng.chance(0.4));
+  return { mask: TCP_FLAG_NAMES.filter((f) => mask.includes(f)), comp: TCP_FLAG_NAMES.filter((f) => comp.includes(f)), neg: rng.chance(0.2) };
+}

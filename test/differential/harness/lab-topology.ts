@@ -1,0 +1,28 @@
+/**
+ * Fixed addressing inside the lab namespaces. Interface names live inside our own firewall
+ * namespace, so they can look like a real host's (eth0, ens5) without touching the machine's.
+ */
+export interface FwInterface { name: string; addresses: string[] }
+
+/**
+ * Every firewall address is a /32, so the firewall has no route to any (spoofed) source. Its
+ * answers (RST, ICMP errors, REJECT replies) then fail at route lookup instead of waiting on ARP:
+ * with a connected subnet, an unanswered ARP makes the kernel send ICMP host-unreachable to its
+ * *own* address ~3 s later, which crosses INPUT with a local source and pollutes a later probe.
+ */
+export const FW_INTERFACES: readonly FwInterface[] = [
+  { name: 'eth0', addresses: ['10.99.0.2', '10.99.0.3'] },
+  { name: 'ens5', addresses: ['10.98.0.2', '203.0.113.10'] },
+];
+
+export const LOCAL_ADDRESSES: readonly string[] = FW_INTERFACES.flatMap((i) => i.addresses);
+export const FW_INTERFACE_NAMES: readonly string[] = FW_INTERFACES.map((i) => i.name);
+
+/**
+ * Spoofed sources: never a firewall address, loopback, zero-net or broadcast, because the kernel
+ * drops those as martians at routing time, before INPUT, which no ruleset analyzer models.
+ */
+export const SOURCE_NETWORKS: readonly string[] = ['198.51.100.0/24', '192.168.30.0/24', '172.16.5.0/24', '10.99.0.0/24', '100.64.1.0/24'];
+
+/** Names offered to `-i`: real ones, prefixes, near misses and absent ones. */
+export const IFACE_PATTERNS: readonly string[] = ['eth0', 'ens5', 'eth+', 'ens+', 'e+', 'eth', 'wlan0', 'lo'];

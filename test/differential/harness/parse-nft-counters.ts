@@ -1,0 +1,59 @@
+import type { CounterChain, CounterSnapshot, RuleAction } from './counter-snapshot.ts';
+import { ENTRY_COMMENT, EXIT_COMMENT } from './render-nft.ts';
+
+type Json = Record<string, unknown>;
+
+/** Reads `nft -j list ruleset` into a counter snapshot (rules without a counter count as 0). */
+export function parseNftCounters(jsonText: string): CounterSnapshot {
+  const doc = JSON.parse(jsonText) as { nftables?: Json[] };
+  const chains: CounterChain[] = [];
+  const byKey = new Map<string, CounterChain>();
+  for (const item of doc.nftables ?? []) {
+    const chain = item.chain as Json | undefined;
+    if (chain !== undefined) {
+      const entry: CounterChain = { family: String(chain.family), table: String(chain.table), name: String(chain.name), rules: [] };
+      if (typeof chain.hook === 'string') {
+        entry.hook = chain.hook;
+        entry.priority = Number(chain.prio);
+        entry.policy = chain.policy === 'drop' ? 'drop' : 'accept';
+      }
+      chains.push(entry);
+      byKey.set(`${entry.family} ${entry.table} ${entry.name}`, entry);
+      continue;
+    }
+    const rule = item.rule as Json | undefined;
+    if (rule === undefined) continue;
+    const owner = byKey.get(`${String(rule.family)} ${String(rule.table)} ${String(rule.chain)}`);
+    if (owner === undefined) throw new Error(`nft rule for unknown chain ${String(rule.chain)}`);
+    const expr = (rule.expr as Json[] | undefined) ?? [];
+    const bareCounter = expr.length === 1 && 'counter' in (expr[0] as Json);
+    const marker = !bareCounter ? undefined : rule.comment === ENTRY_COMMENT ? 'entry' : rule.comment === EXIT_COMMENT ? 'exit' : undefined;
+    owner.rules.push({ id: Number(rule.handle), packets: counterPackets(expr), action: actionOf(expr), ...(marker ? { marker } : {}), text: JSON.stringify(rule.expr) });
+  }
+  return { chains };
+}
+
+function counterPackets(expr: Json[]): number {
+  for (const statement of expr) {
+    const counter = statement.counter as Json | undefined;
+    if (counter !== undefined) return Number(counter.packets ?? 0);
+  }
+  return 0;
+}
+
+function actionOf(expr: Json[]): RuleAction {
+  for (const statement of expr) {
+    if ('accept' in statement) return { kind: 'accept' };
+    if ('drop' in statement) return { kind: 'drop' };
+    if ('return' in statement) return { kind: 'return' };
+    if ('reject' in statement) {
+      const reject = statement.reject as Json | null;
+      return { kind: 'reject', rejectWith: reject === null ? 'default' : `${String(reject.type)} ${String(reject.expr ?? '')}`.trim() };
+    }
+    const jump = statement.jump as Json | undefined;
+    if (jump !== undefined) return { kind: 'jump', chain: String(jump.target) };
+    const goto = statement.goto as Json | undefined;
+    if (goto !== undefined) return { kind: 'goto', chain: String(goto.target) };
+  }
+  return { kind: 'none' };
+}

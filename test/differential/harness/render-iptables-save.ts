@@ -1,0 +1,100 @@
+import type { GenMatch, GenRule, GenRuleset, GenTarget, PortRange, TableName } from './ruleset-model.ts';
+
+const BUILTIN_CHAINS: Record<TableName, string[]> = {
+  raw: ['PREROUTING', 'OUTPUT'],
+  mangle: ['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING'],
+  filter: ['INPUT', 'FORWARD', 'OUTPUT'],
+  extra: [],
+};
+
+/** Renders the model in iptables-save's canonical form (the form `iptables-save` reads back). */
+export function renderIptablesSave(ruleset: GenRuleset): string {
+  if (ruleset.tables.some((t) => t.name === 'extra')) throw new Error('the extra table exists only in the nft dialect');
+  const lines: string[] = [`# why-blocked differential seed ${ruleset.seed}`];
+  for (const table of ruleset.tables) {
+    lines.push(`*${table.name}`);
+    for (const name of BUILTIN_CHAINS[table.name]) {
+      const chain = table.chains.find((c) => c.name === name);
+      lines.push(`:${name} ${chain?.policy ?? 'ACCEPT'} [0:0]`);
+    }
+    // iptables-save lists built-in chains first, then user chains sorted by name (byte order).
+    const userChains = table.chains.filter((c) => c.hook === undefined).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const chain of userChains) lines.push(`:${chain.name} - [0:0]`);
+    const builtins = BUILTIN_CHAINS[table.name].flatMap((name) => table.chains.filter((c) => c.name === name && c.hook !== undefined));
+    for (const chain of [...builtins, ...userChains]) {
+      for (const rule of chain.rules) lines.push(renderRule(chain.name, rule));
+    }
+    lines.push('COMMIT');
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export function renderRule(chain: string, rule: GenRule): string {
+  return [`-A ${chain}`, ...renderMatch(rule.match), ...renderTarget(rule.target)].join(' ');
+}
+
+const bang = (neg: boolean): string => (neg ? '! ' : '');
+
+/** iptables-save names numeric protocols from /etc/protocols (see FINDINGS.md), so `-p 47` reads back as `-p gre`. */
+const PROTO_NAMES: Record<number, string> = { 47: 'gre', 132: 'sctp' };
+
+function renderMatch(m: GenMatch): string[] {
+  const out: string[] = [];
+  if (m.src) out.push(`${bang(m.src.neg)}-s ${m.src.cidr}`);
+  if (m.dst) out.push(`${bang(m.dst.neg)}-d ${m.dst.cidr}`);
+  if (m.inIface) out.push(`${bang(m.inIface.neg)}-i ${m.inIface.name}`);
+  if (m.proto) out.push(`${bang(m.proto.neg)}-p ${typeof m.proto.name === 'number' ? PROTO_NAMES[m.proto.name] ?? m.proto.name : m.proto.name}`);
+  const l4 = m.proto !== undefined && !m.proto.neg ? m.proto.name : undefined;
+  if ((l4 === 'tcp' || l4 === 'udp') && (m.sport || m.dport || m.tcpFlags)) {
+    const parts = [`-m ${l4}`];
+    if (m.sport) parts.push(`${bang(m.sport.neg)}--sport ${portText(m.sport)}`);
+    if (m.dport) parts.push(`${bang(m.dport.neg)}--dport ${portText(m.dport)}`);
+    if (m.tcpFlags) parts.push(`${bang(m.tcpFlags.neg)}--tcp-flags ${flagList(m.tcpFlags.mask)} ${flagList(m.tcpFlags.comp)}`);
+    out.push(parts.join(' '));
+  }
+  if (m.icmpType) {
+    const spec = m.icmpType.code === undefined ? `${m.icmpType.type}` : `${m.icmpType.type}/${m.icmpType.code}`;
+    out.push(`-m icmp ${bang(m.icmpType.neg)}--icmp-type ${spec}`);
+  }
+  if (m.multiport) out.push(`-m multiport ${bang(m.multiport.neg)}--${m.multiport.option} ${m.multiport.items.map(portText).join(',')}`);
+  if (m.iprange) out.push(`-m iprange ${bang(m.iprange.neg)}--${m.iprange.option} ${m.iprange.lo}-${m.iprange.hi}`);
+  if (m.ctstate) {
+    const option = m.ctstate.module === 'state' ? '--state' : '--ctstate';
+    out.push(`-m ${m.ctstate.module} ${bang(m.ctstate.neg)}${option} ${m.ctstate.states.join(',')}`);
+  }
+  if (m.addrtype) out.push(`-m addrtype ${bang(m.addrtype.neg)}--${m.addrtype.option} ${m.addrtype.types.join(',')}`);
+  if (m.mark) out.push(`-m mark ${bang(m.mark.neg)}--mark ${markText(m.mark.value, m.mark.mask)}`);
+  if (m.comment !== undefined) out.push(`-m comment --comment ${quote(m.comment)}`);
+  return out;
+}
+
+function renderTarget(t: GenTarget): string[] {
+  switch (t.kind) {
+    case 'NONE': return [];
+    case 'ACCEPT': case 'DROP': case 'RETURN': return [`-j ${t.kind}`];
+    case 'NOTRACK': return ['-j CT --notrack'];
+    case 'REJECT': return [`-j REJECT --reject-with ${t.rejectWith}`];
+    case 'LOG': return [`-j LOG --log-prefix ${quote(t.prefix)}`];
+    case 'MARK': return [`-j MARK --set-xmark 0x${t.value.toString(16)}/0x${t.mask.toString(16)}`];
+    case 'jump': return [`-j ${t.chain}`];
+    case 'goto': return [`-g ${t.chain}`];
+  }
+}
+
+function portText(r: PortRange): string {
+  return r.lo === r.hi ? `${r.lo}` : `${r.lo}:${r.hi}`;
+}
+
+function flagList(flags: string[]): string {
+  return flags.length === 0 ? 'NONE' : flags.join(',');
+}
+
+function markText(value: number, mask: number): string {
+  return mask === 0xffffffff ? `0x${value.toString(16)}` : `0x${value.toString(16)}/0x${mask.toString(16)}`;
+}
+
+/** xtables_save_string: bare when [A-Za-z0-9_-]+, else double-quoted with \" \\ \' escaped. */
+function quote(text: string): string {
+  if (/^[A-Za-z0-9_-]+$/.test(text)) return text;
+  return `"${text.replace(/["\\']/g, (c) => `\\${c}`)}"`;
+}

@@ -1,0 +1,124 @@
+import type { GenMatch, GenRule, GenRuleset, GenTarget, PortRange, RejectWith, TableName } from './ruleset-model.ts';
+
+const HOOK_PRIORITY: Record<TableName, number> = { raw: -300, mangle: -150, filter: 0, extra: 10 };
+
+/** Comment of the bare `counter` rule that opens every base chain: its delta says the chain was reached. */
+export const ENTRY_COMMENT = 'diff-entry';
+/** Comment of the bare `counter` rule that closes every base chain: its delta says the policy applied. */
+export const EXIT_COMMENT = 'diff-exit';
+
+/**
+ * Renders the model as an `nft -f` script (family ip or inet). Every rule carries `counter`, and every
+ * base chain is framed by entry and exit counters, because nft has no per-chain policy counters.
+ * Returns undefined for rulesets that use something without a one-rule nft equivalent.
+ * `priorityShift` moves every base chain, so the script can run beside iptables tables at distinct priorities.
+ */
+export function renderNft(ruleset: GenRuleset, family: 'ip' | 'inet', priorityShift = 0): string | undefined {
+  if (!ruleset.tables.every((t) => t.chains.every((c) => c.rules.every(mapsCleanly)))) return undefined;
+  const lines: string[] = [`# why-blocked differential seed ${ruleset.seed}`];
+  for (const table of ruleset.tables) {
+    lines.push(`table ${family} ${table.name} {`);
+    for (const chain of table.chains) {
+      lines.push(`\tchain ${chain.name} {`);
+      if (chain.hook !== undefined) {
+        lines.push(`\t\ttype filter hook ${chain.hook.toLowerCase()} priority ${(chain.priority ?? HOOK_PRIORITY[table.name]) + priorityShift}; policy ${(chain.policy ?? 'ACCEPT').toLowerCase()};`);
+        lines.push(`\t\tcounter comment "${ENTRY_COMMENT}"`);
+      }
+      for (const rule of chain.rules) lines.push(`\t\t${renderNftRule(rule)}`);
+      if (chain.hook !== undefined) lines.push(`\t\tcounter comment "${EXIT_COMMENT}"`);
+      lines.push('\t}');
+    }
+    lines.push('}');
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function mapsCleanly(rule: GenRule): boolean {
+  const m = rule.match;
+  if (m.addrtype !== undefined) return false;
+  if (m.multiport?.option === 'ports') return false;
+  if (m.icmpType?.neg === true && m.icmpType.code !== undefined) return false;
+  return true;
+}
+
+export function renderNftRule(rule: GenRule): string {
+  const parts = [...renderMatch(rule.match), 'counter', ...renderTarget(rule.target)];
+  if (rule.match.comment !== undefined) parts.push(`comment "${nftString(rule.match.comment)}"`);
+  return parts.join(' ');
+}
+
+const op = (neg: boolean): string => (neg ? '!= ' : '');
+
+function renderMatch(m: GenMatch): string[] {
+  const out: string[] = [];
+  if (m.src) out.push(`ip saddr ${op(m.src.neg)}${m.src.cidr}`);
+  if (m.dst) out.push(`ip daddr ${op(m.dst.neg)}${m.dst.cidr}`);
+  if (m.inIface) out.push(`iifname ${op(m.inIface.neg)}"${m.inIface.name.replace(/\+$/, '*')}"`);
+  if (m.proto) out.push(`meta l4proto ${op(m.proto.neg)}${m.proto.name}`);
+  const l4 = m.proto !== undefined && !m.proto.neg ? m.proto.name : undefined;
+  if (l4 === 'tcp' || l4 === 'udp') {
+    if (m.sport) out.push(`${l4} sport ${op(m.sport.neg)}${portText(m.sport)}`);
+    if (m.dport) out.push(`${l4} dport ${op(m.dport.neg)}${portText(m.dport)}`);
+    if (m.tcpFlags) {
+      const comp = m.tcpFlags.comp.length === 0 ? '0x0' : m.tcpFlags.comp.map((f) => f.toLowerCase()).join(' | ');
+      out.push(`tcp flags & (${m.tcpFlags.mask.map((f) => f.toLowerCase()).join(' | ')}) ${m.tcpFlags.neg ? '!=' : '=='} ${comp}`);
+    }
+    if (m.multiport) {
+      const field = m.multiport.option === 'sports' ? 'sport' : 'dport';
+      out.push(`${l4} ${field} ${op(m.multiport.neg)}{ ${m.multiport.items.map(portText).join(', ')} }`);
+    }
+  }
+  if (m.icmpType) {
+    if (m.icmpType.code === undefined) out.push(`icmp type ${op(m.icmpType.neg)}${m.icmpType.type}`);
+    else out.push(`icmp type ${m.icmpType.type} icmp code ${m.icmpType.code}`);
+  }
+  if (m.iprange) out.push(`ip ${m.iprange.option === 'src-range' ? 'saddr' : 'daddr'} ${op(m.iprange.neg)}${m.iprange.lo}-${m.iprange.hi}`);
+  if (m.ctstate) {
+    const states = m.ctstate.states.map((s) => s.toLowerCase());
+    out.push(`ct state ${op(m.ctstate.neg)}${m.ctstate.nftBraces === true ? `{ ${states.join(', ')} }` : states.join(',')}`);
+  }
+  if (m.mark) {
+    const value = `0x${m.mark.value.toString(16)}`;
+    out.push(m.mark.mask === 0xffffffff
+      ? `meta mark ${op(m.mark.neg)}${value}`
+      : `meta mark & 0x${m.mark.mask.toString(16)} ${m.mark.neg ? '!=' : '=='} ${value}`);
+  }
+  return out;
+}
+
+const NFT_REJECT: Record<Exclude<RejectWith, 'tcp-reset'>, string> = {
+  'icmp-net-unreachable': 'net-unreachable',
+  'icmp-host-unreachable': 'host-unreachable',
+  'icmp-port-unreachable': 'port-unreachable',
+  'icmp-proto-unreachable': 'prot-unreachable',
+  'icmp-net-prohibited': 'net-prohibited',
+  'icmp-host-prohibited': 'host-prohibited',
+  'icmp-admin-prohibited': 'admin-prohibited',
+};
+
+function renderTarget(t: GenTarget): string[] {
+  switch (t.kind) {
+    case 'NONE': return [];
+    case 'ACCEPT': case 'DROP': case 'RETURN': return [t.kind.toLowerCase()];
+    case 'NOTRACK': return ['notrack'];
+    case 'REJECT': return [t.rejectWith === 'tcp-reset' ? 'reject with tcp reset' : `reject with icmp type ${NFT_REJECT[t.rejectWith]}`];
+    case 'LOG': return [`log prefix "${nftString(t.prefix)}"`];
+    case 'MARK': {
+      const value = `0x${t.value.toString(16)}`;
+      if (t.mask === 0xffffffff) return [`meta mark set ${value}`];
+      // --set-xmark V/M is (mark & ~M) ^ V; the generator keeps V inside M, so ^ equals |.
+      return [`meta mark set meta mark & 0x${((~t.mask) >>> 0).toString(16)} | ${value}`];
+    }
+    case 'jump': return [`jump ${t.chain}`];
+    case 'goto': return [`goto ${t.chain}`];
+  }
+}
+
+function portText(r: PortRange): string {
+  return r.lo === r.hi ? `${r.lo}` : `${r.lo}-${r.hi}`;
+}
+
+/** nft strings cannot carry a double quote. */
+function nftString(text: string): string {
+  return text.replace(/"/g, "'");
+}

@@ -1,0 +1,68 @@
+/**
+ * Backend-neutral model of a generated ruleset. It is rendered both as iptables-save text and as
+ * `nft -f` text, so the same intent is checked under legacy, iptables-nft and native nft.
+ */
+/** `extra` exists only in the nft dialect: a second filter-type table hooked at input (priority ±10). */
+export type TableName = 'raw' | 'mangle' | 'filter' | 'extra';
+export type HookName = 'PREROUTING' | 'INPUT';
+export type CtState = 'INVALID' | 'NEW' | 'RELATED' | 'ESTABLISHED' | 'UNTRACKED';
+export type RejectWith =
+  | 'icmp-net-unreachable' | 'icmp-host-unreachable' | 'icmp-port-unreachable' | 'icmp-proto-unreachable'
+  | 'icmp-net-prohibited' | 'icmp-host-prohibited' | 'icmp-admin-prohibited' | 'tcp-reset';
+
+export interface Negatable { neg: boolean }
+export interface PortRange { lo: number; hi: number }
+
+export interface GenMatch {
+  src?: Negatable & { cidr: string };
+  dst?: Negatable & { cidr: string };
+  inIface?: Negatable & { name: string };
+  proto?: Negatable & { name: 'tcp' | 'udp' | 'icmp' | number };
+  /** Only with a non-negated tcp/udp proto. */
+  sport?: Negatable & PortRange;
+  dport?: Negatable & PortRange;
+  tcpFlags?: Negatable & { mask: string[]; comp: string[] };
+  multiport?: Negatable & { option: 'dports' | 'sports' | 'ports'; items: PortRange[] };
+  iprange?: Negatable & { option: 'src-range' | 'dst-range'; lo: string; hi: string };
+  /**
+   * `nftBraces` picks the nft spelling: `ct state != { a, b }` (a set: "none of") versus
+   * `ct state != a,b`, which nft 1.0.6 compiles to a plain inequality with a|b (see FINDINGS.md).
+   */
+  ctstate?: Negatable & { module: 'conntrack' | 'state'; states: CtState[]; nftBraces?: boolean };
+  addrtype?: Negatable & { option: 'src-type' | 'dst-type'; types: string[] };
+  /** Only with a non-negated icmp proto. */
+  icmpType?: Negatable & { type: number; code?: number };
+  mark?: Negatable & { value: number; mask: number };
+  comment?: string;
+}
+
+export type GenTarget =
+  | { kind: 'ACCEPT' | 'DROP' | 'RETURN' | 'NONE' | 'NOTRACK' }
+  | { kind: 'REJECT'; rejectWith: RejectWith }
+  | { kind: 'LOG'; prefix: string }
+  | { kind: 'MARK'; value: number; mask: number }
+  | { kind: 'jump' | 'goto'; chain: string };
+
+export interface GenRule { match: GenMatch; target: GenTarget }
+
+export interface GenChain {
+  name: string;
+  /** Built-in chains carry a hook and a policy; user chains have neither. */
+  hook?: HookName;
+  /** nft only: overrides the table's usual priority. */
+  priority?: number;
+  policy?: 'ACCEPT' | 'DROP';
+  rules: GenRule[];
+}
+
+export interface GenTable { name: TableName; chains: GenChain[] }
+
+export interface GenRuleset { seed: number; dialect: 'iptables' | 'nft'; tables: GenTable[] }
+
+/** Base-chain evaluation order on the local-delivery path (netfilter_ipv4.h priorities). */
+export const PATH_ORDER: ReadonlyArray<{ table: TableName; hook: HookName; priority: number }> = [
+  { table: 'raw', hook: 'PREROUTING', priority: -300 },
+  { table: 'mangle', hook: 'PREROUTING', priority: -150 },
+  { table: 'mangle', hook: 'INPUT', priority: -150 },
+  { table: 'filter', hook: 'INPUT', priority: 0 },
+];

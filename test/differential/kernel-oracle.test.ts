@@ -1,0 +1,147 @@
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeLab } from '../helpers/lab-gate.ts';
+import { FIXTURE_RULESETS, LEGACY_UNDER_FIREWALLD } from './harness/fixture-rulesets.ts';
+import { generatePackets, predictedCtState } from './harness/generate-packets.ts';
+import { generateRuleset } from './harness/generate-ruleset.ts';
+import { KernelOracle, type Backend } from './harness/kernel-oracle.ts';
+import type { ProbePacket } from './harness/start-packet-sender.ts';
+import { renderIptablesSave } from './harness/render-iptables-save.ts';
+import { renderNft } from './harness/render-nft.ts';
+import { ruleOrdinal } from './harness/rule-ordinal.ts';
+import { rejectTypeOf } from './harness/reject-type-of.ts';
+
+// The oracle on its own: before the analyzer is compared with it, it must give the answers we
+// know from first principles, and the conntrack states the generator predicts must be the kernel's.
+describeLab('kernel oracle (differential harness)', () => {
+  let oracle: KernelOracle;
+  let backends: Backend[] = [];
+
+  beforeAll(async () => {
+    backends = await KernelOracle.availableBackends();
+    oracle = await KernelOracle.start(`o${process.pid}`);
+  });
+  afterAll(async () => {
+    await oracle?.stop();
+  });
+
+  it('has at least one iptables backend and nft', () => {
+    expect(backends).toContain('nft');
+    expect(backends.some((b) => b.startsWith('iptables'))).toBe(true);
+  });
+
+  const statePackets: Array<[string, ProbePacket]> = [
+    ['SYN', tcp(['SYN'])], ['bare ACK', tcp(['ACK'])], ['PSH ACK', tcp(['PSH', 'ACK'])], ['SYN ACK', tcp(['SYN', 'ACK'])],
+    ['FIN', tcp(['FIN'])], ['RST', tcp(['RST'])], ['FIN ACK', tcp(['FIN', 'ACK'])], ['no flags', tcp([])],
+    ['xmas', tcp(['FIN', 'SYN', 'RST', 'PSH', 'ACK', 'URG'])],
+    ['udp', { proto: 'udp', src: '198.51.100.7', dst: '10.99.0.2', sport: 5000, dport: 53, inIface: 'eth0' }],
+    ...[[8, 0], [0, 0], [3, 3], [3, 13], [11, 0], [13, 0]].map(([type, code]): [string, ProbePacket] => [
+      `icmp ${type}/${code}`, { proto: 'icmp', src: '198.51.100.7', dst: '10.99.0.2', icmpType: type, icmpCode: code, inIface: 'eth0' }]),
+    ['gre', { proto: 47, src: '198.51.100.7', dst: '10.99.0.2', inIface: 'eth0' }],
+  ];
+
+  it.each(statePackets)('conntrack gives a first %s packet the state the generator predicts', async (_name, packet) => {
+    const states = ['INVALID', 'NEW', 'RELATED', 'ESTABLISHED', 'UNTRACKED'];
+    await oracle.load('iptables-legacy', `*filter\n:INPUT ACCEPT [0:0]\n${states.map((s) => `-A INPUT -m conntrack --ctstate ${s} -j ACCEPT`).join('\n')}\nCOMMIT\n`);
+    const answer = await oracle.probe(packet);
+    expect(answer.decidedBy.position).toBeDefined();
+    expect(states[(answer.decidedBy.position as number) - 1]).toBe(predictedCtState(packet));
+  });
+
+  const rejectTypes = ['icmp-net-unreachable', 'icmp-host-unreachable', 'icmp-port-unreachable', 'icmp-proto-unreachable',
+    'icmp-net-prohibited', 'icmp-host-prohibited', 'icmp-admin-prohibited', 'tcp-reset'];
+  it.each(rejectTypes)('REJECT --reject-with %s is what the capture reads off the wire', async (type) => {
+    await oracle.load('iptables-nft', `*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p tcp -j REJECT --reject-with ${type}\nCOMMIT\n`);
+    const answer = await oracle.probe(tcp(['SYN']));
+    expect(answer.rejectWith).toBe(type);
+    expect(answer.replies.map(rejectTypeOf)).toEqual([type]);
+  });
+
+  it('REJECT sends nothing about an ICMP error or a RST, and the stack answers accepted probes itself', async () => {
+    await oracle.load('iptables-legacy', '*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p icmp -m icmp --icmp-type 3 -j REJECT\n-A INPUT -p tcp -m tcp --tcp-flags RST RST -j REJECT --reject-with tcp-reset\nCOMMIT\n');
+    const icmpError = await oracle.probe({ proto: 'icmp', src: '198.51.100.7', dst: '10.99.0.2', icmpType: 3, icmpCode: 3, inIface: 'eth0' });
+    const rst = await oracle.probe(tcp(['RST']));
+    const acceptedSyn = await oracle.probe(tcp(['SYN']));
+    expect([icmpError.verdict, icmpError.replies]).toEqual(['reject', []]);
+    expect([rst.verdict, rst.replies]).toEqual(['reject', []]);
+    expect([acceptedSyn.verdict, acceptedSyn.replies.map((r) => r.tcpFlags)]).toEqual(['accept', [['RST', 'ACK']]]);
+  });
+
+  it('raw NOTRACK makes the state UNTRACKED in every backend', async () => {
+    const ipt = '*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-A PREROUTING -p tcp -j CT --notrack\nCOMMIT\n*filter\n:INPUT DROP [0:0]\n-A INPUT -m state --state NEW -j DROP\n-A INPUT -m conntrack --ctstate UNTRACKED -j ACCEPT\nCOMMIT\n';
+    const nft = 'table ip raw {\n\tchain PREROUTING {\n\t\ttype filter hook prerouting priority -300; policy accept;\n\t\tmeta l4proto tcp counter notrack\n\t}\n}\ntable ip filter {\n\tchain INPUT {\n\t\ttype filter hook input priority 0; policy drop;\n\t\tct state new counter drop\n\t\tct state untracked counter accept\n\t}\n}\n';
+    for (const backend of backends) {
+      await oracle.load(backend, backend === 'nft' ? nft : ipt);
+      const answer = await oracle.probe(tcp(['SYN']));
+      expect({ backend, verdict: answer.verdict, chain: answer.decidedBy.chain }).toEqual({ backend, verdict: 'accept', chain: 'INPUT' });
+    }
+  });
+
+  for (const fixture of FIXTURE_RULESETS) {
+    it(`${fixture.name}: the kernel decides as expected in every backend`, async () => {
+      for (const backend of fixture.backends.filter((b) => backends.includes(b))) {
+        const loaded = await oracle.load(backend, fixture.text);
+        for (const probe of fixture.probes) {
+          expect(predictedCtState(probe.packet)).toBe(probe.state);
+          const answer = await oracle.probe(probe.packet);
+          const { rejectWith, ...where } = probe.expect;
+          const got = { backend, packet: probe.packet, verdict: answer.verdict, chain: answer.decidedBy.chain, nth: ruleOrdinal(loaded, answer), policy: answer.decidedBy.policy };
+          expect(got).toEqual({ backend, packet: probe.packet, nth: undefined, policy: undefined, ...where });
+          if (rejectWith !== undefined) expect(answer.rejectWith).toBe(rejectWith);
+        }
+      }
+    });
+  }
+
+  it(`${LEGACY_UNDER_FIREWALLD.name}: a packet must pass both, in priority order`, async () => {
+    await oracle.loadMany(LEGACY_UNDER_FIREWALLD.parts);
+    for (const probe of LEGACY_UNDER_FIREWALLD.probes) {
+      const answer = await oracle.probe(probe.packet);
+      const source = answer.decidedBy.family.startsWith('iptables') ? answer.decidedBy.family : 'nft';
+      expect({ packet: probe.packet, verdict: answer.verdict, source, chain: answer.decidedBy.chain }).toEqual({ packet: probe.packet, ...probe.expect });
+    }
+  });
+
+  it('generates canonical iptables-save text: iptables-nft reads every generated ruleset back unchanged', async () => {
+    for (let seed = 9100; seed < 9115; seed++) {
+      const text = renderIptablesSave(generateRuleset(seed, 'iptables'));
+      const loaded = await oracle.load('iptables-nft', text);
+      expect({ seed, text: comparableSave(loaded.readback) }).toEqual({ seed, text: comparableSave(text) });
+    }
+  }, 120_000);
+
+  it('loads generated rulesets in every backend and reaches a decision for each packet', async () => {
+    for (let seed = 9000; seed < 9006; seed++) {
+      const ipt = renderIptablesSave(generateRuleset(seed, 'iptables'));
+      const nft = renderNft(generateRuleset(seed, 'nft'), seed % 2 === 0 ? 'ip' : 'inet');
+      for (const backend of backends) {
+        const text = backend === 'nft' ? nft : ipt;
+        if (text === undefined) continue;
+        await oracle.load(backend, text);
+        for (const { packet } of generatePackets(generateRuleset(seed, backend === 'nft' ? 'nft' : 'iptables'), 3, seed)) {
+          const answer = await oracle.probe(packet);
+          expect(['accept', 'drop', 'reject']).toContain(answer.verdict);
+        }
+      }
+    }
+  }, 180_000);
+});
+
+function tcp(tcpFlags: string[]): ProbePacket {
+  return { proto: 'tcp', src: '198.51.100.7', dst: '10.99.0.2', sport: 40001, dport: 22, tcpFlags, inIface: 'eth0' };
+}
+
+/** iptables-save text without comments and counters, tables sorted by name (the backends order them differently). */
+function comparableSave(text: string): string {
+  const tables = new Map<string, string[]>();
+  let current: string[] = [];
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#') || line === 'COMMIT') continue;
+    if (line.startsWith('*')) {
+      current = [];
+      tables.set(line, current);
+      continue;
+    }
+    current.push(line.replace(/^\[\d+:\d+\] /, '').replace(/ \[\d+:\d+\]$/, ''));
+  }
+  return [...tables.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([name, lines]) => [name, ...lines].join('\n')).join('\n');
+}
