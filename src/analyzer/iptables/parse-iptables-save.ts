@@ -80,6 +80,8 @@ export function parseIptablesSave(text: string, opts: ParseIptablesOptions = {})
   const warnings: string[] = [];
   let table: Table | undefined;
   let declared = new Set<string>();
+  let lastChain: Chain | undefined;
+  let lastChainTable: Table | undefined;
   let lineNo = 0;
   let start = 0;
   const len = text.length;
@@ -136,19 +138,29 @@ export function parseIptablesSave(text: string, opts: ParseIptablesOptions = {})
         throw parseFail(lineNo, policy, `user chain ${name} cannot have policy ${policy} (use "-")`);
       }
       table.chains.set(name, chain);
+      lastChain = undefined;
       declared.add(name);
       continue;
     }
     if (!table) throw parseFail(lineNo, line.split(/\s+/)[0] ?? line, 'rule outside a table (missing "*filter" line?)');
     if (!opts.noFastPath && line.startsWith('-A ') && line.indexOf('\t') < 0) {
       const sp = line.indexOf(' ', 3);
-      const chainName = sp < 0 ? line.slice(3) : line.slice(3, sp);
-      const chain = table.chains.get(chainName);
+      // Consecutive rules almost always append to the same chain: compare in place, no substring.
+      let chain: Chain | undefined;
+      if (lastChain !== undefined && lastChainTable === table && sp === 3 + lastChain.name.length && line.startsWith(lastChain.name, 3)) {
+        chain = lastChain;
+      } else {
+        chain = table.chains.get(sp < 0 ? line.slice(3) : line.slice(3, sp));
+        lastChain = chain;
+        lastChainTable = table;
+      }
       const fast = chain && sp > 0 ? parseCanonicalRule(line, sp + 1, family, declared) : undefined;
       if (chain && fast) {
-        const rule: Rule = { position: chain.rules.length + 1, text: line.trimEnd(), line: lineNo, matches: fast.matches, target: fast.target };
-        if (fast.comment !== undefined) rule.comment = fast.comment;
-        chain.rules.push(rule);
+        const position = chain.rules.length + 1;
+        const text = line.trimEnd();
+        chain.rules.push(fast.comment === undefined
+          ? { position, text, line: lineNo, matches: fast.matches, target: fast.target }
+          : { position, text, line: lineNo, matches: fast.matches, target: fast.target, comment: fast.comment });
         continue;
       }
     }
