@@ -3,6 +3,7 @@ import { loadConfig } from '../config/load-config.ts';
 import { loadInventory } from '../config/load-inventory.ts';
 import { resolveHost } from '../config/resolve-host.ts';
 import { usageError } from '../errors.ts';
+import type { TriageProgress } from '../probes/run-triage.ts';
 import { triageHost } from '../probes/triage-host.ts';
 import { SshPool } from '../remote/ssh-pool.ts';
 import { renderReportText } from '../triage/render-report-text.ts';
@@ -30,6 +31,12 @@ export function reportJson(report: TriageReport): unknown {
     fixes: report.fixes.map((f) => ({ id: f.id, title: f.title, kind: f.kind, commands: f.commands, rulesetAfter: f.rulesetAfter, effect: f.effect, blastRadius: f.blastRadius })),
     rulesetHash: report.rulesetHash ?? null, durationMs: report.durationMs, startedAt: report.startedAt,
   };
+}
+
+/** "✓ listener 12 ms": ✓ the check passed, ✗ it found a problem, ! it could not run. */
+export function progressLine(p: TriageProgress): string {
+  const mark = p.error !== undefined ? '!' : p.ok ? '✓' : '✗';
+  return `${mark} ${p.probe} ${Math.round(p.durationMs)} ms${p.error !== undefined ? ` (${p.error})` : ''}`;
 }
 
 function parseTimeoutSeconds(value: string | undefined): number | undefined {
@@ -60,12 +67,16 @@ async function run(args: string[], io: CliIo): Promise<number> {
   if (values.from !== undefined && !/^[0-9a-fA-F:.]+$/.test(values.from)) resolveHost(inventory, values.from);
 
   const pool = new SshPool({ logger: io.log, resolveJump: (name) => resolveHost(inventory, name) });
-  const tty = io.stderr.isTTY === true && !values.json;
+  // Progress goes to a terminal only: piped or captured stderr stays free of it.
+  const tty = io.stderr.isTTY === true;
   if (tty) io.stderr.write(`checking ${hostArg} ${port}/tcp${values.from ? ` from ${values.from}` : ''} …\n`);
   try {
     const report = await triageHost(
       { target: hostArg, port, ...(values.from !== undefined ? { from: values.from } : {}) },
-      { inventory, pool, log: io.log, budgetMs, connectTimeoutMs: Math.min(config.WHY_BLOCKED_CONNECT_TIMEOUT_MS, budgetMs), signal: io.signal },
+      {
+        inventory, pool, log: io.log, budgetMs, connectTimeoutMs: Math.min(config.WHY_BLOCKED_CONNECT_TIMEOUT_MS, budgetMs), signal: io.signal,
+        ...(tty ? { onProgress: (p: TriageProgress) => { io.stderr.write(`${progressLine(p)}\n`); } } : {}),
+      },
     );
     io.stdout.write(values.json ? `${JSON.stringify(reportJson(report), null, 2)}\n` : `${renderReportText(report)}\n`);
     return report.cause === 'ssh-unreachable' ? 3 : 0;

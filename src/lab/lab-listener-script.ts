@@ -12,6 +12,8 @@ const fs = require('node:fs');
 const cp = require('node:child_process');
 const specs = JSON.parse(process.argv[1]);
 const readyFile = process.argv[2];
+// ss -p shows the comm name: a host serving through tcpd should look like inetd to the probes.
+if (specs.some((s) => s.kind === 'inetd')) process.title = 'inetd';
 let pending = specs.length;
 const bound = () => { pending -= 1; if (pending === 0) fs.writeFileSync(readyFile, String(process.pid)); };
 for (const s of specs) {

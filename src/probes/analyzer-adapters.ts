@@ -1,6 +1,7 @@
 import {
   explainPacket, mergeRulesets, parseRuleset, type ExplainResult, type HostContext, type PacketInput, type Ruleset,
 } from '../analyzer/index.ts';
+import { synthesizeReplyFix } from '../analyzer/fix-reply.ts';
 import { synthesizeFixes } from '../analyzer/fix-synthesis.ts';
 import type { RuleRef, FixOption } from '../triage/report-types.ts';
 import type { FlowSpec, FlowVerdict, RulesetDump } from '../triage/evidence-types.ts';
@@ -62,11 +63,22 @@ export const explainFlowWithAnalyzer: ExplainFlow = ({ dumps, flow, host }) => {
 };
 
 /** Fix candidates for the table that decided; `host` goes into each FixOption. */
-export const synthesizeFixesWithAnalyzer: SynthesizeFixes = ({ dumps, flow, host, decidedBy, targetHost }) => {
+export const synthesizeFixesWithAnalyzer: SynthesizeFixes = ({ dumps, flow, host, decidedBy, targetHost, blocked }) => {
   const dump = dumps.find((d) => d.source === decidedBy.source);
   if (!dump) return [];
   // Source labels are the tools' own names (iptables-legacy, ip6tables-nft…), so commands hit the same backend.
   const binary = dump.format === 'iptables-save' ? dump.source : undefined;
+  if (blocked === 'reply') {
+    const reply = synthesizeReplyFix({
+      rulesetText: dump.text, format: dump.format, ...(dump.family ? { family: dump.family } : {}),
+      packet: packetOf(flow), ctx: { localAddresses: host.localAddresses, interfaces: host.interfaces }, ...(binary ? { iptablesBinary: binary } : {}),
+    });
+    return reply.candidates.map((c): FixOption => ({
+      id: c.id, title: c.title, host: targetHost, commands: c.commands, rulesetAfter: c.rulesetAfter,
+      effect: `the reply is accepted (decided by ${c.effect.decidedBy.table}/${c.effect.decidedBy.chain}${c.effect.decidedBy.position !== undefined ? ` rule ${c.effect.decidedBy.position}` : ''})`,
+      blastRadius: c.blastRadius.summary, kind: 'firewall',
+    }));
+  }
   const result = synthesizeFixes({
     rulesetText: dump.text, format: dump.format, ...(dump.family ? { family: dump.family } : {}),
     packet: packetOf(flow), ctx: { localAddresses: host.localAddresses, interfaces: host.interfaces }, accept: {},

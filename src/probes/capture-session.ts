@@ -1,11 +1,12 @@
 import type { ExecResult } from '../remote/executor.ts';
+import type { ConnectData } from '../triage/evidence-types.ts';
 import type { EvidenceItem } from '../triage/report-types.ts';
 import type { CommandOutput } from './command-output.ts';
 import {
   buildCaptureCommand, buildCounterCommands, captureEvidence, captureSettled, classifyCapture, inferConnectFromCapture,
   tcpdumpReadyPattern, type CaptureOptions,
 } from './capture-probe.ts';
-import type { RunCommand, StartStreaming } from './ports.ts';
+import type { RunCommand, StartStreaming, StreamingSession } from './ports.ts';
 
 export interface CaptureSessionDeps {
   /** Streams tcpdump on the target. */
@@ -21,7 +22,7 @@ export interface CaptureSessionDeps {
 
 export interface CaptureSessionOptions extends CaptureOptions {
   family: 'ipv4' | 'ipv6';
-  /** After the connect's outcome, how long to wait for the answer to show in the capture. @defaultValue 1000 */
+  /** After the connect's outcome, how long to wait for the answer to show in the capture (200 ms at most after a timeout). @defaultValue 1000 */
   settleMs?: number;
   /**
    * Linux (≥ 6.5) keeps an ICMP error in SYN_SENT as a soft error until the SYN's first
@@ -31,12 +32,38 @@ export interface CaptureSessionOptions extends CaptureOptions {
    */
   stopConnectAfterAnswerMs?: number;
   signal?: AbortSignal;
+  /**
+   * When set, stop waiting this long for the host to confirm the capture ended, and use what was
+   * streamed. Off by default: a tcpdump whose channel close is not confirmed (sshd does not deliver
+   * signals for root logins) keeps its channel, and the SSH connection, busy until its time limit.
+   */
+  stopGraceMs?: number;
 }
+
+const timedOutSettleMs = 200;
 
 const failedOutput = (err: unknown): CommandOutput => ({ code: null, stdout: '', stderr: err instanceof Error ? err.message : String(err) });
 
+/** The session's output once stopped, or what it streamed so far when the end is not confirmed in time. */
+async function stopWithin(session: StreamingSession, graceMs: number): Promise<CommandOutput> {
+  const started = performance.now();
+  const stopping = session.stop();
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => { timer = setTimeout(() => resolve(undefined), graceMs); });
+  const result = await Promise.race([stopping, late]);
+  clearTimeout(timer);
+  if (result) return result;
+  const lines = session.stdoutLines();
+  return {
+    code: null, stdout: lines.length > 0 ? `${lines.join('\n')}\n` : '',
+    // Only a session that became ready gets here, so tcpdump did print its "listening on" line.
+    stderr: 'listening on (stopped; the host had not yet confirmed the end of the capture)\n',
+    durationMs: Math.round(performance.now() - started),
+  };
+}
+
 /**
- * Capture on the target while the vantage connects: counters → tcpdump ready → connect → wait for
+ * Capture on the target while the vantage connects: counters + tcpdump ready → connect → wait for
  * the answer in the capture (bounded) → stop → counters. The order is what makes it deterministic.
  */
 export async function runCaptureSession(deps: CaptureSessionDeps, options: CaptureSessionOptions): Promise<{ capture: EvidenceItem; connect?: EvidenceItem }> {
@@ -45,14 +72,17 @@ export async function runCaptureSession(deps: CaptureSessionDeps, options: Captu
   const counterCmds = deps.runOnTarget ? buildCounterCommands(options.family) : [];
   const snapshot = (): Promise<CommandOutput[]> => Promise.all(counterCmds.map(({ cmd: c }) =>
     deps.runOnTarget!(c, options.signal ? { signal: options.signal } : {}).catch(failedOutput)));
-  const before = await snapshot();
+  // The snapshot only has to precede the test connect, so it runs while tcpdump starts.
+  const snapshotBefore = snapshot();
   const session = deps.startStreaming(cmd, { readyPattern: tcpdumpReadyPattern, ...(options.signal ? { signal: options.signal } : {}) });
   try {
     await session.ready;
   } catch {
+    await snapshotBefore;
     const result = await session.stop().catch((err: unknown): ExecResult => ({ ...failedOutput(err), durationMs: 0, truncated: false, timedOut: false }));
     return { capture: captureEvidence({ tcpdump: result, ctx }) };
   }
+  const before = await snapshotBefore;
   let connect: EvidenceItem | undefined;
   const early = new AbortController();
   let earlyTimer: NodeJS.Timeout | undefined;
@@ -66,10 +96,13 @@ export async function runCaptureSession(deps: CaptureSessionDeps, options: Captu
     if (early.signal.aborted) connect = inferConnectFromCapture(connect, classifyCapture(session.stdoutLines(), ctx));
   } finally {
     clearTimeout(earlyTimer);
-    await session.waitForStdout((l) => captureSettled(l, ctx), options.settleMs ?? 1000);
+    // After a timeout no answer is coming: the capture only needs its last lines streamed in.
+    const timedOut = (connect?.data as ConnectData | undefined)?.outcome === 'timeout';
+    const settleMs = options.settleMs ?? 1000;
+    await session.waitForStdout((l) => captureSettled(l, ctx), timedOut ? Math.min(settleMs, timedOutSettleMs) : settleMs);
   }
-  const tcpdump = await session.stop();
-  const after = await snapshot();
+  const stopped = options.stopGraceMs === undefined ? session.stop() : stopWithin(session, options.stopGraceMs);
+  const [tcpdump, after] = await Promise.all([stopped, snapshot()]);
   const counters = counterCmds.map(({ source }, i) => ({ source, before: before[i]!, after: after[i]! }));
   return { capture: captureEvidence({ tcpdump, ctx, connect, counters }), connect };
 }

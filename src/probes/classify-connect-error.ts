@@ -8,7 +8,7 @@ const table: { errno: string; outcome: ConnectOutcome; text: RegExp }[] = [
   { errno: 'ECONNREFUSED', outcome: 'refused', text: /connection refused/i },
   { errno: 'EHOSTUNREACH', outcome: 'host-unreachable', text: /no route to host/i },
   { errno: 'ENETUNREACH', outcome: 'net-unreachable', text: /network is unreachable/i },
-  { errno: 'ETIMEDOUT', outcome: 'timeout', text: /timed out/i },
+  { errno: 'ETIMEDOUT', outcome: 'timeout', text: /timed out|^Ncat: TIMEOUT/i },
   // IPv6 admin-prohibited surfaces as EACCES; a local OUTPUT DROP on the vantage as EPERM.
   { errno: 'EACCES', outcome: 'permission-denied', text: /permission denied/i },
   { errno: 'EPERM', outcome: 'not-permitted', text: /operation not permitted/i },

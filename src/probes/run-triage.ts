@@ -4,9 +4,20 @@ import { assembleReport, type ProbeFailureInput } from '../triage/assemble-repor
 import type { EvidenceItem, ProbeName, TriageReport } from '../triage/report-types.ts';
 import { createTriageProbes, type TriageProbeDeps, type TriageProbeRequest } from './triage-probes.ts';
 
+/** One probe's result as it lands, for progress displays; evidence still goes into the report. */
+export interface TriageProgress {
+  probe: ProbeName;
+  ok: boolean;
+  durationMs: number;
+  /** Set when the probe could not run at all. */
+  error?: string;
+}
+
 export interface RunTriageDeps extends TriageProbeDeps {
   /** Whole-triage budget. @defaultValue 10000 */
   budgetMs?: number;
+  /** Called as each probe finishes (a display must never break the triage: throws are ignored). */
+  onProgress?: (progress: TriageProgress) => void;
 }
 
 const probeOrder: ProbeName[] = ['reach', 'connect', 'listener', 'local-connect', 'tcp-wrappers', 'firewall', 'capture', 'persistence'];
@@ -28,9 +39,20 @@ export async function runTriage(request: TriageProbeRequest, deps: RunTriageDeps
   const probes = createTriageProbes(request, { ...deps, connectTimeoutMs, signal: controller.signal });
   const evidence: EvidenceItem[] = [];
   const failures: ProbeFailureInput[] = [];
+  const report = (progress: TriageProgress): void => {
+    try { deps.onProgress?.(progress); } catch { /* progress is cosmetic */ }
+  };
   const record = (probe: ProbeName, p: Promise<EvidenceItem | EvidenceItem[]>): Promise<void> => p.then(
-    (e) => { evidence.push(...(Array.isArray(e) ? e : [e])); },
-    (err: unknown) => { failures.push({ probe, message: asWhyBlockedError(err).message }); },
+    (e) => {
+      const items = Array.isArray(e) ? e : [e];
+      evidence.push(...items);
+      for (const item of items) report({ probe: item.probe, ok: item.ok, durationMs: item.durationMs });
+    },
+    (err: unknown) => {
+      const message = asWhyBlockedError(err).message;
+      failures.push({ probe, message });
+      report({ probe, ok: false, durationMs: deps.now() - startedAtMs, error: message });
+    },
   );
   try {
     const all = Promise.all([

@@ -5,11 +5,23 @@ import { type CommandOutput, describeFailure, failedEvidence, lines } from './co
 import { evaluateHostsAccess } from './hosts-access.ts';
 import { requirePid } from './probe-args.ts';
 
-export const wrappersFiles = ['/etc/hosts.allow', '/etc/hosts.deny', '/etc/inetd.conf', '/etc/xinetd.conf', '/etc/xinetd.d'] as const;
+// /etc/services too: inetd.conf names services, and the host's own table says which name is the port.
+export const wrappersFiles = ['/etc/hosts.allow', '/etc/hosts.deny', '/etc/inetd.conf', '/etc/xinetd.conf', '/etc/xinetd.d', '/etc/services'] as const;
 
 /** `grep -rsH ''` prints every line prefixed by its file, and a missing file is just absent (= empty to libwrap). */
 export function buildWrappersFilesCommand(): RemoteCommand {
   return { argv: ['grep', '-rsH', '', ...wrappersFiles], timeoutMs: 3000, maxOutputBytes: 512 * 1024 };
+}
+
+/** Service names (and aliases) /etc/services gives PORT/tcp. */
+export function parseServicesOutput(stdout: string, port: number): string[] {
+  const names: string[] = [];
+  for (const line of stdout.split('\n')) {
+    const fields = line.replace(/#.*$/, '').trim().split(/\s+/);
+    if (fields.length < 2 || fields[1] !== `${port}/tcp`) continue;
+    names.push(fields[0]!, ...fields.slice(2));
+  }
+  return [...new Set(names)];
 }
 
 /**
@@ -29,7 +41,7 @@ export function buildLibwrapCommand(options: { pid: number }): RemoteCommand {
   return { argv: ['bash', '-c', libwrapScript, 'why-blocked-libwrap', String(pid)], sudo: true, timeoutMs: 3000, maxOutputBytes: 64 * 1024 };
 }
 
-export interface WrappersFiles { allow: string; deny: string; inetd: string; xinetd: { path: string; text: string }[] }
+export interface WrappersFiles { allow: string; deny: string; inetd: string; services: string; xinetd: { path: string; text: string }[] }
 
 export function parseWrappersFiles(stdout: string): WrappersFiles {
   const byFile = new Map<string, string[]>();
@@ -41,7 +53,7 @@ export function parseWrappersFiles(stdout: string): WrappersFiles {
   }
   const text = (f: string): string => (byFile.get(f) ?? []).join('\n');
   return {
-    allow: text('/etc/hosts.allow'), deny: text('/etc/hosts.deny'), inetd: text('/etc/inetd.conf'),
+    allow: text('/etc/hosts.allow'), deny: text('/etc/hosts.deny'), inetd: text('/etc/inetd.conf'), services: text('/etc/services'),
     xinetd: [...byFile.keys()].filter((f) => f.startsWith('/etc/xinetd')).map((path) => ({ path, text: text(path) })),
   };
 }
@@ -73,9 +85,9 @@ function basename(p: string): string {
 export interface DaemonWrapping { daemon?: string; honoured: TcpWrappersData['honoured']; reason: string }
 
 /** Which name libwrap would check, and whether anything checks at all. */
-export function detectLibwrap(input: { processName?: string; port: number; files: WrappersFiles; libwrap?: LibwrapInfo }): DaemonWrapping {
+export function detectLibwrap(input: { processName?: string; port: number; files: WrappersFiles; libwrap?: LibwrapInfo; services?: string[] }): DaemonWrapping {
   const proc = input.processName ?? (input.libwrap?.exe ? basename(input.libwrap.exe) : undefined);
-  const names = [...(serviceNames[input.port] ?? []), String(input.port)];
+  const names = [...new Set([...(input.services ?? []), ...(serviceNames[input.port] ?? []), String(input.port)])];
   const superLinked = input.libwrap?.linked.some((l) => l.libwrap) ?? false;
   if (proc !== undefined && /inetd$/.test(proc) && !/xinetd/.test(proc)) {
     const line = input.files.inetd.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'))
@@ -83,7 +95,7 @@ export function detectLibwrap(input: { processName?: string; port: number; files
     if (!line) return { honoured: 'unknown', reason: `${proc} listens, but no inetd.conf line for port ${input.port} was found` };
     const server = line[5] ?? '';
     const argv0 = line[6] ?? server;
-    if (basename(server) === 'tcpd') return { daemon: basename(argv0), honoured: 'yes', reason: `inetd.conf runs ${argv0} through tcpd` };
+    if (basename(server) === 'tcpd') return { daemon: basename(argv0), honoured: 'yes', reason: `inetd.conf service ${line[0]!} runs ${argv0} through tcpd, which checks the name "${basename(argv0)}"` };
     if (superLinked) return { daemon: basename(argv0), honoured: 'yes', reason: `${proc} itself links libwrap` };
     return { daemon: basename(argv0), honoured: 'no', reason: `inetd.conf runs ${server} directly, without tcpd` };
   }
@@ -121,7 +133,10 @@ export function parseTcpWrappersOutputs(outputs: { files: CommandOutput; libwrap
   }
   const files = parseWrappersFiles(outputs.files.stdout);
   const libwrap = outputs.libwrap && outputs.libwrap.code === 0 ? parseLibwrapOutput(outputs.libwrap.stdout) : undefined;
-  const wrapping = detectLibwrap({ port: ctx.port, files, ...(ctx.processName ? { processName: ctx.processName } : {}), ...(libwrap ? { libwrap } : {}) });
+  const services = parseServicesOutput(files.services, ctx.port);
+  const wrapping = detectLibwrap({
+    port: ctx.port, files, services, ...(ctx.processName ? { processName: ctx.processName } : {}), ...(libwrap ? { libwrap } : {}),
+  });
   const daemon = wrapping.daemon ?? ctx.processName;
   const result = daemon !== undefined
     ? evaluateHostsAccess({ allow: files.allow, deny: files.deny, daemon, client: { address: ctx.client, ...(ctx.clientHostname ? { hostname: ctx.clientHostname } : {}) } })

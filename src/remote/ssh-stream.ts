@@ -22,8 +22,12 @@ export interface RemoteStream {
   closed: Promise<void>;
 }
 
-/** How long stop() waits for the server to confirm the close before giving up on the channel. */
-const closeConfirmMs = 1500;
+/**
+ * How long stop() waits for the server to confirm the close. sshd keeps a root login's channel open
+ * until the command exits (it ignores the signal), and everything the command printed has already
+ * been streamed, so waiting longer only delays the report; the channel slot is freed on `closed`.
+ */
+const closeConfirmMs = 100;
 
 /**
  * Opens one exec channel and exposes its output line by line. Stopping does not depend on the
@@ -65,6 +69,8 @@ export function openRemoteStream(client: Client, command: string, options: Remot
         ch.close();
       };
       const timer = setTimeout(() => { localTimedOut = true; close(); }, options.localTimeoutMs);
+      // The deadline only bounds the channel; it must not keep a finished CLI process alive.
+      timer.unref();
       const onAbort = (): void => close();
       options.signal?.addEventListener('abort', onAbort, { once: true });
 

@@ -17,7 +17,10 @@ export interface ProbeFailureInput { probe: ProbeName; message: string }
 
 export interface SynthesizeFixesInput {
   dumps: RulesetDump[];
+  /** Always the client's request; `blocked` says whether it or the host's answer to it must pass. */
   flow: FlowSpec;
+  /** @defaultValue 'forward' */
+  blocked?: 'forward' | 'reply';
   host: { localAddresses: string[]; interfaces: HostInterfaceInfo[] };
   decidedBy: RuleRef;
   targetHost: string;
@@ -151,11 +154,12 @@ function fixesFor(
         'hosts.allow is read first; a matching line there grants access before hosts.deny is consulted.')];
     }
     case 'firewall-shadowed-accept': case 'firewall-reject': case 'firewall-drop': case 'firewall-policy-drop': case 'reply-blocked': {
-      const spec = flow === 'reply' ? o.firewall?.replyFlow : o.firewall?.forwardFlow;
+      const spec = o.firewall?.forwardFlow;
       if (!synthesize || !decidedBy || !spec || !o.firewall) return [];
       try {
         return synthesize({
           dumps: o.firewall.dumps, flow: spec, host: { localAddresses: o.firewall.localAddresses, interfaces: o.firewall.interfaces }, decidedBy, targetHost: host,
+          ...(flow === 'reply' ? { blocked: 'reply' as const } : {}),
         });
       } catch (err) {
         report.summary += ` No fix could be computed: ${err instanceof Error ? err.message : String(err)}.`;

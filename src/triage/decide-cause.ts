@@ -46,6 +46,13 @@ export function decideCause(o: Observations, vantageNotClient: boolean): CauseDe
   if (c?.outcome === 'connected') {
     const closedAtOnce = c.serverClosedAtOnce === true || o.capture?.serverClosedAfterHandshake === true;
     if (closedAtOnce && o.wrappers?.decision === 'deny' && o.wrappers.honoured !== 'no') return result('tcp-wrappers');
+    // The static evaluation is conclusive on its own: tcpd may sleep before closing (Debian's
+    // refuse delay), so "still open" after a short hold does not contradict a denial. Only a byte
+    // from the service does: libwrap decides before the service runs.
+    if (o.wrappers?.decision === 'deny' && o.wrappers.honoured === 'yes') {
+      if (c.afterConnect !== 'sent-data') return result('tcp-wrappers');
+      disagreements.push('hosts.allow/deny deny this client for a wrapped daemon, yet the service sent data: the daemon name checked may differ from the one evaluated');
+    }
     if (closedAtOnce && o.wrappers?.decision === 'deny') {
       alsoNoted.push('the server closed the connection at once and hosts.deny matches, but the daemon does not use libwrap: look at the service\'s own access control');
     }

@@ -25,7 +25,11 @@ function checked(o: Observations, vantage: string): string {
 
 function connectSeen(c: ConnectData | undefined): string {
   if (!c) return '';
-  if (c.outcome === 'connected') return `The client connects${c.serverClosedAtOnce ? ', and the server closes the connection at once without a byte' : ''}.`;
+  if (c.outcome === 'connected') {
+    const after = c.serverClosedAtOnce ? ', and the server closes the connection at once without a byte'
+      : c.afterConnect === 'stayed-open' ? ', and the server stays silent for the short hold that followed' : '';
+    return `The client connects${after}.`;
+  }
   return `The client gets ${outcomeText(c.outcome)}${c.timeToOutcomeMs !== undefined ? ` after ${c.timeToOutcomeMs} ms` : ''}.`;
 }
 
@@ -69,7 +73,7 @@ function meaning(cause: Cause, o: Observations, d: CauseDecision): string {
     }
     case 'tcp-wrappers': {
       const w = o.wrappers;
-      return `${w?.decidedBy ? `${w.decidedBy.file} line ${w.decidedBy.line} (\`${w.decidedBy.text}\`)` : 'TCP wrappers'} deny${w?.decidedBy ? 's' : ''} ${w?.client ?? 'the client'} for ${w?.daemon ?? 'the daemon'}, which honours it (${w?.honouredReason ?? 'libwrap'}). Allow the client in /etc/hosts.allow.`;
+      return `${w?.decidedBy ? `${w.decidedBy.file} line ${w.decidedBy.line} (\`${w.decidedBy.text}\`)` : 'TCP wrappers'} ${w?.decidedBy ? 'denies' : 'deny'} ${w?.client ?? 'the client'} for ${w?.daemon ?? 'the daemon'}, which honours it (${w?.honouredReason ?? 'libwrap'}). Allow the client in /etc/hosts.allow.`;
     }
     case 'blocked-upstream': return `The block is between the client and the target (a router, a cloud security group, or the client's own egress rules), not on the target.${o.capture ? ` (The capture looked for ${o.capture.clientAddresses.join(', ')}; if NAT rewrites the client's address on the way, that address never appears on the target.)` : ''}`;
     case 'no-return-path': return 'The target answers, but the answer never reaches the client: check the return route and any stateful device on the way back (asymmetric routing).';

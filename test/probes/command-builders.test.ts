@@ -51,11 +51,12 @@ describe('command builders refuse bad values and build nothing', () => {
 });
 
 describe('command builders produce fixed templates', () => {
-  it('the connect script never contains the values; they travel as $1..$3', () => {
+  it('the connect script never contains the values; they travel as $1..$4', () => {
     const cmd = buildConnectCommand({ address: 'fd00:30::2', port: 23, connectTimeoutMs: 2000, holdMs: 500 });
-    expect(cmd.argv).toEqual(['bash', '-c', connectScript, 'why-blocked-connect', 'fd00:30::2', '23', '0.500']);
+    expect(cmd.argv).toEqual(['bash', '-c', connectScript, 'why-blocked-connect', 'fd00:30::2', '23', '0.500', '2']);
+    expect(connectScript).not.toMatch(/fd00|\b23\b/);
     expect(cmd.timeoutMs).toBe(2500);
-    expect(renderRemoteCommand(cmd, { sudo: true })).toContain("'fd00:30::2' '23' '0.500'");
+    expect(renderRemoteCommand(cmd, { sudo: true })).toContain("'fd00:30::2' '23' '0.500' '2'");
   });
   it('tcpdump: bounded, line-buffered, numeric, filtered on client and port, privileged', () => {
     const cmd = buildCaptureCommand({ clientAddresses: ['192.168.30.1', '10.0.0.9'], port: 23, packetCount: 20, timeLimitMs: 5000 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { evaluateHostsAccess, parseHostsFile } from '../../src/probes/hosts-access.ts';
-import { detectLibwrap, parseLibwrapOutput, parseTcpWrappersOutputs, parseWrappersFiles } from '../../src/probes/tcp-wrappers-probe.ts';
+import { detectLibwrap, parseLibwrapOutput, parseServicesOutput, parseTcpWrappersOutputs, parseWrappersFiles } from '../../src/probes/tcp-wrappers-probe.ts';
 import type { TcpWrappersData } from '../../src/triage/evidence-types.ts';
 
 const client = { address: '192.168.30.1' };
@@ -84,5 +84,26 @@ describe('tcp wrappers probe', () => {
   it('inetd running the daemon directly: not honoured', () => {
     const files = parseWrappersFiles('/etc/inetd.conf:telnet stream tcp nowait root /usr/sbin/in.telnetd in.telnetd');
     expect(detectLibwrap({ processName: 'inetd', port: 23, files })).toMatchObject({ honoured: 'no', daemon: 'in.telnetd' });
+  });
+
+  it('maps the port to inetd.conf service names through /etc/services', () => {
+    const services = 'webcache\t8080/tcp\t\thttp-alt\t# WWW caching service\n';
+    expect(parseServicesOutput(services, 8080)).toEqual(['webcache', 'http-alt']);
+    expect(parseServicesOutput('webcache 18080/tcp\n', 8080)).toEqual([]);
+    const files = parseWrappersFiles('/etc/inetd.conf:http-alt stream tcp nowait nobody /usr/sbin/tcpd /usr/sbin/in.proxyd');
+    expect(detectLibwrap({ processName: 'inetd', port: 8080, files })).toMatchObject({ honoured: 'unknown' });
+    expect(detectLibwrap({ processName: 'inetd', port: 8080, files, services: parseServicesOutput(services, 8080) }))
+      .toMatchObject({ honoured: 'yes', daemon: 'in.proxyd' });
+  });
+
+  it('reads the service name for the port from /etc/services in the same grep', () => {
+    const grep = '/etc/inetd.conf:http-alt stream tcp nowait nobody /usr/sbin/tcpd /usr/sbin/in.proxyd\n/etc/services:http-alt\t8080/tcp\t\twebcache\n/etc/hosts.deny:in.proxyd: 10.0.0.1\n';
+    const ev = parseTcpWrappersOutputs({ files: { code: 0, stdout: grep, stderr: '' } }, { port: 8080, client: '10.0.0.1', processName: 'inetd' });
+    expect(ev.data as TcpWrappersData).toMatchObject({ daemon: 'in.proxyd', decision: 'deny', honoured: 'yes' });
+  });
+
+  it('a numeric inetd.conf service matches the port itself', () => {
+    const files = parseWrappersFiles('/etc/inetd.conf:2323 stream tcp nowait root /usr/sbin/tcpd /bin/cat');
+    expect(detectLibwrap({ processName: 'inetd', port: 2323, files })).toMatchObject({ honoured: 'yes', daemon: 'cat' });
   });
 });

@@ -72,6 +72,21 @@ const table: { name: string; evidence: EvidenceItem[]; cause: Cause; keywords: R
     keywords: [/hosts\.deny line 1/, /honours it/],
   },
   {
+    name: 'TCP wrappers: tcpd delays its refusal, the static evaluation decides', cause: 'tcp-wrappers',
+    evidence: [connect('connected', { afterConnect: 'stayed-open', serverClosedAtOnce: false }), listener('all', true), firewall(accept), wrappers('deny', 'yes'), capture('syn-ack-completed')],
+    keywords: [/hosts\.deny line 1/, /stays silent/],
+  },
+  {
+    name: 'hosts.deny matches a wrapped daemon, but the service sent data', cause: 'reachable',
+    evidence: [connect('connected', { afterConnect: 'sent-data', serverClosedAtOnce: false }), listener('all', true), firewall(accept), wrappers('deny', 'yes'), capture('syn-ack-completed')],
+    keywords: [/disagree/, /sent data/],
+  },
+  {
+    name: 'hosts.deny matches, but the daemon ignores wrappers', cause: 'reachable',
+    evidence: [connect('connected', { afterConnect: 'stayed-open', serverClosedAtOnce: false }), listener('all', true), firewall(accept), wrappers('deny', 'no'), capture('syn-ack-completed')],
+    keywords: [/reachable/],
+  },
+  {
     name: 'blocked upstream', cause: 'blocked-upstream',
     evidence: [connect('timeout'), listener('all', true), firewall(accept), capture('no-syn')],
     keywords: [/No SYN from the client reaches the target/, /between the client and the target/],

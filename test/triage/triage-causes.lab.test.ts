@@ -29,7 +29,22 @@ const cases: Array<{ scenario: string; target?: string; from?: string; cause: Ca
   { scenario: 'drop-policy', cause: 'firewall-policy-drop' },
   { scenario: 'not-listening', cause: 'not-listening', check: (r) => expect(r.fixes.every((f) => f.kind === 'service-hint')).toBe(true) },
   { scenario: 'bound-loopback', cause: 'bound-elsewhere' },
-  { scenario: 'reply-blocked', cause: 'reply-blocked' },
+  {
+    scenario: 'reply-blocked', cause: 'reply-blocked',
+    check: (r) => {
+      expect(r.decidedBy).toMatchObject({ chain: 'OUTPUT', position: 1 });
+      expect(r.fixes.map((f) => f.id)).toEqual(['insert-reply-accept']);
+      expect(r.fixes[0]!.commands.join('\n')).toMatch(/-I OUTPUT 1 -s 10\.\d+\.\d+\.2\/32 -d 10\.\d+\.\d+\.1\/32 -p tcp -m tcp --sport 23 -m conntrack --ctstate ESTABLISHED -j ACCEPT/);
+    },
+  },
+  {
+    scenario: 'tcp-wrappers', cause: 'tcp-wrappers',
+    check: (r) => {
+      const w = r.evidence.find((e) => e.probe === 'tcp-wrappers');
+      expect(w?.data).toMatchObject({ daemon: 'cat', decision: 'deny', honoured: 'yes', decidedBy: { file: '/etc/hosts.deny', line: 1 } });
+      expect(r.fixes.map((f) => f.id)).toEqual(['allow-in-hosts-allow']);
+    },
+  },
   { scenario: 'reachable', cause: 'reachable' },
   { scenario: 'blocked-upstream', cause: 'blocked-upstream' },
   {
