@@ -24,10 +24,11 @@ export interface RemoteStream {
 
 /**
  * How long stop() waits for the server to confirm the close. sshd keeps a root login's channel open
- * until the command exits (it ignores the signal), and everything the command printed has already
- * been streamed, so waiting longer only delays the report; the channel slot is freed on `closed`.
+ * until the command exits (it ignores the signal), so this bounds the wait; lines still in flight
+ * arrive meanwhile. Shortening it to 100 ms lost the capture of a late SYN on a fresh IPv6 lab
+ * (seed-ipv6): the capture needs its tail more than the report needs the time.
  */
-const closeConfirmMs = 100;
+const closeConfirmMs = 1500;
 
 /**
  * Opens one exec channel and exposes its output line by line. Stopping does not depend on the

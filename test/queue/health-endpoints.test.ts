@@ -45,7 +45,7 @@ describe('/healthz and /readyz of the bot and the worker processes', () => {
     expect((await get(worker, '/healthz')).status).toBe(200);
     const workerReady = await get(worker, '/readyz');
     expect(workerReady.status).toBe(200);
-    expect(JSON.parse(workerReady.body).detail.queues).toEqual(['why-blocked.probes.dc1', 'why-blocked.triage']);
+    expect(JSON.parse(workerReady.body).detail.queues).toEqual(['why-blocked.probes.dc1', 'why-blocked.triage', 'why-blocked.changes']);
 
     const ready = await get(bot, '/readyz');
     expect(ready.status, ready.body).toBe(200);

@@ -33,7 +33,11 @@ export function createSshLab(prefix: string): SshLab {
   openDir(dir);
   const clientKey = join(dir, 'client_ed25519');
   const authorizedKeys = join(dir, 'authorized_keys');
-  writeFileSync(authorizedKeys, `${generateKey(clientKey)}\n`, { mode: 0o644 });
+  // Logins get an empty HOME: root's real ~/.bashrc here runs `pyenv init`, whose rehash lock makes
+  // concurrent root logins wait up to 60 s, and a test must not depend on the machine's dotfiles.
+  const home = join(dir, 'home');
+  mkdirSync(home, { mode: 0o755 });
+  writeFileSync(authorizedKeys, `environment="HOME=${home}" ${generateKey(clientKey)}\n`, { mode: 0o644 });
   const started: Sshd[] = [];
   const users: string[] = [];
   return {

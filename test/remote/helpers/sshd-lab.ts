@@ -50,6 +50,8 @@ async function startOnce(dir: string, name: string, port: number, hostKeyPath: s
     'PasswordAuthentication no',
     'KbdInteractiveAuthentication no',
     'PermitRootLogin prohibit-password',
+    // Only HOME, set per key in authorized_keys (see ssh-lab.ts).
+    'PermitUserEnvironment HOME',
     `AllowTcpForwarding ${options.allowTcpForwarding ? 'yes' : 'no'}`,
     'X11Forwarding no',
     `LogLevel ${options.logLevel ?? 'INFO'}`,
