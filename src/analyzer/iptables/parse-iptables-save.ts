@@ -157,10 +157,10 @@ export function parseIptablesSave(text: string, opts: ParseIptablesOptions = {})
       const fast = chain && sp > 0 ? parseCanonicalRule(line, sp + 1, family, declared) : undefined;
       if (chain && fast) {
         const position = chain.rules.length + 1;
-        const text = line.trimEnd();
+        const ruleText = line.trimEnd();
         chain.rules.push(fast.comment === undefined
-          ? { position, text, line: lineNo, matches: fast.matches, target: fast.target }
-          : { position, text, line: lineNo, matches: fast.matches, target: fast.target, comment: fast.comment });
+          ? { position, text: ruleText, line: lineNo, matches: fast.matches, target: fast.target }
+          : { position, text: ruleText, line: lineNo, matches: fast.matches, target: fast.target, comment: fast.comment });
         continue;
       }
     }
