@@ -81,7 +81,7 @@ export async function stopLab(target: string | LabState, options: StopLabOptions
     if (r.code === 0) {
       const del = await runCommand([ip, 'link', 'del', 'dev', state.rootVeth]);
       // Deleting the switch namespace already takes the pair along, possibly while we looked.
-      if (del.code !== 0 && !del.stderr.includes('Cannot find device')) problems.push(`ip link del ${state.rootVeth}: ${del.stderr.trim()}`);
+      if (del.code !== 0 && !/Cannot find device|No such device/.test(del.stderr)) problems.push(`ip link del ${state.rootVeth}: ${del.stderr.trim()}`);
     }
   }
 
