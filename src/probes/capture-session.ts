@@ -18,6 +18,8 @@ export interface CaptureSessionDeps {
    * fires when the capture already holds the answer and `stopConnectAfterAnswerMs` has passed.
    */
   triggerConnect: (signal?: AbortSignal) => Promise<EvidenceItem>;
+  /** Called once tcpdump and the first counter snapshot have asked for their channels. */
+  onStarted?: () => void;
 }
 
 export interface CaptureSessionOptions extends CaptureOptions {
@@ -40,7 +42,6 @@ export interface CaptureSessionOptions extends CaptureOptions {
   stopGraceMs?: number;
 }
 
-const timedOutSettleMs = 200;
 
 const failedOutput = (err: unknown): CommandOutput => ({ code: null, stdout: '', stderr: err instanceof Error ? err.message : String(err) });
 
@@ -71,10 +72,11 @@ export async function runCaptureSession(deps: CaptureSessionDeps, options: Captu
   const ctx = { clientAddresses: options.clientAddresses, port: options.port };
   const counterCmds = deps.runOnTarget ? buildCounterCommands(options.family) : [];
   const snapshot = (): Promise<CommandOutput[]> => Promise.all(counterCmds.map(({ cmd: c }) =>
-    deps.runOnTarget!(c, options.signal ? { signal: options.signal } : {}).catch(failedOutput)));
+    deps.runOnTarget!(c, { urgent: true, ...(options.signal ? { signal: options.signal } : {}) }).catch(failedOutput)));
   // The snapshot only has to precede the test connect, so it runs while tcpdump starts.
   const snapshotBefore = snapshot();
   const session = deps.startStreaming(cmd, { readyPattern: tcpdumpReadyPattern, ...(options.signal ? { signal: options.signal } : {}) });
+  deps.onStarted?.();
   try {
     await session.ready;
   } catch {
@@ -96,10 +98,10 @@ export async function runCaptureSession(deps: CaptureSessionDeps, options: Captu
     if (early.signal.aborted) connect = inferConnectFromCapture(connect, classifyCapture(session.stdoutLines(), ctx));
   } finally {
     clearTimeout(earlyTimer);
-    // After a timeout no answer is coming: the capture only needs its last lines streamed in.
+    // After a timeout no answer is coming, and stopping (stdin EOF) lets tcpdump print every packet
+    // it already has, so there is nothing to wait for.
     const timedOut = (connect?.data as ConnectData | undefined)?.outcome === 'timeout';
-    const settleMs = options.settleMs ?? 1000;
-    await session.waitForStdout((l) => captureSettled(l, ctx), timedOut ? Math.min(settleMs, timedOutSettleMs) : settleMs);
+    if (!timedOut) await session.waitForStdout((l) => captureSettled(l, ctx), options.settleMs ?? 1000);
   }
   const stopped = options.stopGraceMs === undefined ? session.stop() : stopWithin(session, options.stopGraceMs);
   const [tcpdump, after] = await Promise.all([stopped, snapshot()]);

@@ -8,7 +8,7 @@ import type { FlowSpec, FlowVerdict, HostInterfaceInfo, RulesetDump } from '../t
  * (tcpdump), and the analyzer.
  */
 
-export type RunCommand = (cmd: RemoteCommand, options?: { signal?: AbortSignal }) => Promise<ExecResult>;
+export type RunCommand = (cmd: RemoteCommand, options?: { signal?: AbortSignal; urgent?: boolean }) => Promise<ExecResult>;
 
 export interface StreamingOptions {
   /** Resolve `ready` once a stderr line matches, e.g. tcpdump's "listening on …". */

@@ -20,6 +20,14 @@ export interface RunTriageDeps extends TriageProbeDeps {
   onProgress?: (progress: TriageProgress) => void;
 }
 
+/** Longest the other probes wait for the live test to claim its channels first. */
+const liveTestHeadStartMs = 500;
+
+function whenAborted(signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+}
+
 const probeOrder: ProbeName[] = ['reach', 'connect', 'listener', 'local-connect', 'tcp-wrappers', 'firewall', 'capture', 'persistence'];
 
 /**
@@ -55,11 +63,17 @@ export async function runTriage(request: TriageProbeRequest, deps: RunTriageDeps
     },
   );
   try {
+    const live = record(deps.target.startStreaming ? 'capture' : 'connect', probes.runLiveTest());
+    // A head start, not a dependency: a vantage that is slow to answer must not hold the rest up.
+    let gateTimer: NodeJS.Timeout | undefined;
+    await Promise.race([probes.liveTestArmed, whenAborted(controller.signal), new Promise((resolve) => { gateTimer = setTimeout(resolve, liveTestHeadStartMs); })]);
+    clearTimeout(gateTimer);
     const all = Promise.all([
-      ...(['reach', 'listener', 'local-connect', 'tcp-wrappers', 'firewall', 'persistence'] as const).map((p) => record(p, probes.run(p))),
-      record(deps.target.startStreaming ? 'capture' : 'connect', probes.runLiveTest()),
+      live,
+      // Channels are granted first come, first served: the firewall dumps feed the verdict, persistence only a warning.
+      ...(['firewall', 'reach', 'listener', 'local-connect', 'tcp-wrappers', 'persistence'] as const).map((p) => record(p, probes.run(p))),
     ]);
-    await Promise.race([all, new Promise((resolve) => controller.signal.addEventListener('abort', resolve, { once: true }))]);
+    await Promise.race([all, whenAborted(controller.signal)]);
   } finally {
     clearTimeout(budgetTimer);
     deps.signal?.removeEventListener('abort', onOuterAbort);

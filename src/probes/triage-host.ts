@@ -42,7 +42,7 @@ function targetAddress(host: InventoryHost, input: string): string {
 }
 
 function sshRunner(pool: SshPool, host: InventoryHost, log: Logger): RunCommand {
-  return (cmd, options) => pool.exec(host, cmd, { log, ...(options?.signal ? { signal: options.signal } : {}) });
+  return (cmd, options) => pool.exec(host, cmd, { log, ...(options?.signal ? { signal: options.signal } : {}), ...(options?.urgent ? { urgent: true } : {}) });
 }
 
 export interface TriageProbeWiringDeps {

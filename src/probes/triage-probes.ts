@@ -61,6 +61,11 @@ export interface TriageProbes {
   run(name: ProbeName): Promise<EvidenceItem>;
   /** The capture, with the connect it triggered (the live test as one step). */
   runLiveTest(): Promise<EvidenceItem[]>;
+  /**
+   * Settles once the live test has asked for its channels (or will not capture). Starting the other
+   * probes after it keeps the capture, which the connect waits on, from queueing behind rule dumps.
+   */
+  liveTestArmed: Promise<void>;
 }
 
 type Outcome = { out: CommandOutput } | { error: unknown };
@@ -151,17 +156,24 @@ export function createTriageProbes(request: TriageProbeRequest, deps: TriageProb
     const started = deps.now();
     const cmds = buildFirewallCommands();
     const keys = firewallCommandKeys.filter((k) => canSudo || cmds[k].sudo !== true);
+    // Where the SYN comes in does not depend on the rules, so it is asked for alongside the dumps.
+    const routing = (async () => {
+      const c = fromIp ?? await clientAddress();
+      return c ? { client: c, route: outOf(await onTarget(buildRouteGetCommand({ address: c }))) } : undefined;
+    })();
+    routing.catch(() => undefined);
     const results = await Promise.all(keys.map((k) => onTarget(cmds[k])));
     const firstError = results.find((r): r is { error: unknown } => 'error' in r);
     if (results.every((r) => 'error' in r)) couldNotRun('firewall', firstError?.error);
     const outputs: Partial<Record<FirewallCommandKey, CommandOutput>> = {};
     keys.forEach((k, i) => { const o = outOf(results[i]!); if (o) outputs[k] = o; });
     const collected = parseFirewallOutputs(outputs);
-    const client = fromIp ?? await clientAddress();
+    const routed = await routing;
+    const client = routed?.client;
     if (!client) {
       return { probe: 'firewall', ok: false, summary: 'rules collected, but the client address is unknown (the vantage has no route to the target), so nothing was simulated', raw: [], durationMs: deps.now() - started, data: collected };
     }
-    const route = outOf(await onTarget(buildRouteGetCommand({ address: client })));
+    const route = routed.route;
     const inIface = route ? parseRouteGet(route).dev : undefined;
     const ev = analyzeFirewall(collected, { client, target: targetIp, port, ...(inIface ? { inIface } : {}) }, deps.explain, deps.now() - started);
     const other = await otherFamilyVerdict(collected);
@@ -206,11 +218,16 @@ export function createTriageProbes(request: TriageProbeRequest, deps: TriageProb
     return parsePersistenceOutputs(outputs, { runtime: fw.data as FirewallData, ...(deps.explain ? { explain: deps.explain } : {}) });
   };
 
+  let markArmed!: () => void;
+  const liveTestArmed = new Promise<void>((resolve) => { markArmed = resolve; });
   const liveTest = once(async (): Promise<EvidenceItem[]> => {
     const clients = [...new Set([await clientAddress(), fromIp].filter((a): a is string => a !== undefined))];
-    if (!target.startStreaming || !canSudo || clients.length === 0) return [await connect()];
+    if (!target.startStreaming || !canSudo || clients.length === 0) {
+      markArmed();
+      return [await connect()];
+    }
     const { capture, connect: triggered } = await runCaptureSession(
-      { startStreaming: target.startStreaming, runOnTarget: target.run, triggerConnect: connect },
+      { startStreaming: target.startStreaming, runOnTarget: target.run, triggerConnect: connect, onStarted: markArmed },
       {
         clientAddresses: clients, port, family, timeLimitMs: connectTimeoutMs + 4000, settleMs: 1000, ...(signal ? { signal } : {}),
         ...(deps.stopConnectAfterAnswerMs !== undefined ? { stopConnectAfterAnswerMs: deps.stopConnectAfterAnswerMs } : {}),
@@ -224,5 +241,8 @@ export function createTriageProbes(request: TriageProbeRequest, deps: TriageProb
     capture: async () => (await liveTest())[0]!,
   };
   // The connect a probe job runs alone is never stopped early.
-  return { run: (name) => runners[name](), runLiveTest: liveTest };
+  return {
+    run: (name) => runners[name](), liveTestArmed,
+    runLiveTest: () => liveTest().finally(markArmed),
+  };
 }

@@ -21,6 +21,8 @@ export interface ExecOptions {
   signal?: AbortSignal;
   /** Per-call logger (e.g. with a job id); defaults to the executor's own. */
   log?: Logger;
+  /** Take the next free channel before ordinary commands (something time-critical waits on it). */
+  urgent?: boolean;
 }
 
 /** Runs commands on one fixed place (a host over SSH, or this machine), so probes need not care which. */

@@ -56,3 +56,16 @@ export function renderRemoteCommand(cmd: RemoteCommand, options: RenderOptions):
     ...cmd.argv,
   ]);
 }
+
+/**
+ * The exec string for a command that is read while it runs and ended on demand (a capture). The
+ * command runs in the background and is sent TERM when the channel's stdin reaches EOF: sshd
+ * refuses channel signals for root logins, but EOF reaches every login, and `timeout` relays the
+ * TERM through sudo to the probe, so the sudoers rule stays the probe's own. The template is fixed;
+ * only the rendered, quoted command varies.
+ */
+export function renderStoppableCommand(cmd: RemoteCommand, options: RenderOptions): string {
+  const command = renderRemoteCommand(cmd, options);
+  // fd 3 keeps the channel's stdin: a background list's own stdin is /dev/null.
+  return `exec 3<&0; ${command} & p=$!; (read -r _ <&3; kill $p 2>/dev/null) & w=$!; wait $p; c=$?; kill $w 2>/dev/null; exit $c`;
+}

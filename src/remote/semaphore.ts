@@ -5,12 +5,16 @@ function abortError(signal: AbortSignal): unknown {
   return signal.reason ?? new DOMException('The operation was aborted', 'AbortError');
 }
 
-/** A counting semaphore with FIFO waiters that can give up through an AbortSignal. */
+/**
+ * A counting semaphore with FIFO waiters that can give up through an AbortSignal. Urgent waiters
+ * go before every ordinary one (FIFO among themselves): a capture that a connect test waits on
+ * must not queue behind a dozen rule dumps that nothing is waiting for.
+ */
 export class Semaphore {
   readonly limit: number;
   #inUse = 0;
   #peak = 0;
-  #waiters: Array<{ grant: () => void }> = [];
+  #waiters: Array<{ grant: () => void; urgent: boolean }> = [];
 
   constructor(limit: number) {
     if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`Semaphore limit must be a positive integer, got ${limit}`);
@@ -22,11 +26,13 @@ export class Semaphore {
   /** Highest `inUse` ever seen; lets tests and metrics prove the cap held. */
   get peak(): number { return this.#peak; }
 
-  acquire(signal?: AbortSignal): Promise<Release> {
+  acquire(signal?: AbortSignal, options: { urgent?: boolean } = {}): Promise<Release> {
     if (signal?.aborted) return Promise.reject(abortError(signal));
     if (this.#inUse < this.limit) return Promise.resolve(this.#take());
     return new Promise<Release>((resolve, reject) => {
+      const urgent = options.urgent === true;
       const waiter = {
+        urgent,
         grant: () => {
           signal?.removeEventListener('abort', onAbort);
           resolve(this.#take());
@@ -37,7 +43,9 @@ export class Semaphore {
         reject(abortError(signal!));
       };
       signal?.addEventListener('abort', onAbort, { once: true });
-      this.#waiters.push(waiter);
+      const firstOrdinary = urgent ? this.#waiters.findIndex((w) => !w.urgent) : -1;
+      if (firstOrdinary === -1) this.#waiters.push(waiter);
+      else this.#waiters.splice(firstOrdinary, 0, waiter);
     });
   }
 

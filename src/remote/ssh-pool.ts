@@ -4,7 +4,7 @@ import type { InventoryHost } from '../config/inventory-types.ts';
 import { ErrorCode, WhyBlockedError } from '../errors.ts';
 import type { Logger } from '../log/create-logger.ts';
 import type { ExecOptions, ExecResult } from './executor.ts';
-import { defaultMaxOutputBytes, remoteKillAfterMs, renderRemoteCommand, type RemoteCommand } from './remote-command.ts';
+import { defaultMaxOutputBytes, remoteKillAfterMs, renderRemoteCommand, renderStoppableCommand, type RemoteCommand } from './remote-command.ts';
 import { abortError, Semaphore } from './semaphore.ts';
 import { connectionKey, connectSsh, mapSshError, type SshConnectDeps, type SshConnection } from './ssh-connect.ts';
 import { ChannelOpenError, runOnChannel, type ChannelOutcome, type ChannelRunOptions } from './ssh-exec.ts';
@@ -122,7 +122,7 @@ export class SshPool {
     // between uses, and then the command has not started, so running it on a new one is safe.
     for (let attempt = 1; ; attempt += 1) {
       const entry = this.#entryFor(host);
-      const release = await entry.sem.acquire(options.signal);
+      const release = await entry.sem.acquire(options.signal, { urgent: options.urgent === true });
       this.#clearIdle(entry);
       try {
         const conn = await entry.ready;
@@ -146,10 +146,11 @@ export class SshPool {
    * It holds one channel slot until it closes, like any other command.
    */
   async stream(host: InventoryHost, cmd: RemoteCommand, options: { readyPattern: RegExp; signal?: AbortSignal }): Promise<RemoteStream> {
-    const command = renderRemoteCommand(cmd, { sudo: host.ssh.sudo });
+    const command = renderStoppableCommand(cmd, { sudo: host.ssh.sudo });
     this.#assertOpen();
     const entry = this.#entryFor(host);
-    const release = await entry.sem.acquire(options.signal);
+    // A stream is a live capture: the test connect waits for it, so it takes the next free channel.
+    const release = await entry.sem.acquire(options.signal, { urgent: true });
     this.#clearIdle(entry);
     try {
       const conn = await entry.ready;

@@ -23,17 +23,16 @@ export interface RemoteStream {
 }
 
 /**
- * How long stop() waits for the server to confirm the close. sshd keeps a root login's channel open
- * until the command exits (it ignores the signal), so this bounds the wait; lines still in flight
- * arrive meanwhile. Shortening it to 100 ms lost the capture of a late SYN on a fresh IPv6 lab
- * (seed-ipv6): the capture needs its tail more than the report needs the time.
+ * How long stop() waits for the remote to confirm the end. The command is started through
+ * renderStoppableCommand, so stdin EOF ends it within milliseconds; this only bounds a host whose
+ * shell does not (the remote `timeout -k` then ends it, and the channel is closed locally).
  */
 const closeConfirmMs = 1500;
 
 /**
- * Opens one exec channel and exposes its output line by line. Stopping does not depend on the
- * remote honouring a signal (sshd ignores signals for root logins): what was streamed is already
- * here, and the remote `timeout -k` bounds the process either way.
+ * Opens one exec channel and exposes its output line by line. `command` must come from
+ * renderStoppableCommand: stop() sends EOF, which ends it on any login, root included (sshd
+ * ignores channel signals for root logins). What was streamed is already here either way.
  */
 export function openRemoteStream(client: Client, command: string, options: RemoteStreamOptions): Promise<RemoteStream> {
   return new Promise<RemoteStream>((resolveOpen, rejectOpen) => {
@@ -68,6 +67,10 @@ export function openRemoteStream(client: Client, command: string, options: Remot
         if (isClosed) return;
         try { ch.signal('TERM'); } catch { /* channel already closing */ }
         ch.close();
+      };
+      const endInput = (): void => {
+        if (isClosed) return;
+        try { ch.end(); } catch { /* channel already closing */ }
       };
       const timer = setTimeout(() => { localTimedOut = true; close(); }, options.localTimeoutMs);
       // The deadline only bounds the channel; it must not keep a finished CLI process alive.
@@ -125,8 +128,12 @@ export function openRemoteStream(client: Client, command: string, options: Remot
           check();
         }),
         stop: async () => {
-          close();
-          await Promise.race([closed, new Promise((r) => setTimeout(r, closeConfirmMs).unref())]);
+          endInput();
+          let timer: NodeJS.Timeout | undefined;
+          const late = new Promise<boolean>((r) => { timer = setTimeout(() => r(false), closeConfirmMs); timer.unref(); });
+          const confirmed = await Promise.race([closed.then(() => true), late]);
+          clearTimeout(timer);
+          if (!confirmed) close();
           return result();
         },
       });

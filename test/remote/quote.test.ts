@@ -1,8 +1,8 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors.ts';
 import { buildCommand, maxArgLength, quoteArg, validateArg } from '../../src/remote/quote.ts';
-import { renderRemoteCommand } from '../../src/remote/remote-command.ts';
+import { renderRemoteCommand, renderStoppableCommand } from '../../src/remote/remote-command.ts';
 import { nastyStrings } from './helpers/nasty-strings.ts';
 
 /** Runs the built command through a real shell with printf NUL-separating each argument it receives. */
@@ -100,5 +100,54 @@ describe('renderRemoteCommand', () => {
     ['control character in argv', { argv: ['echo', 'a\nrm -rf /'], timeoutMs: 1000 }],
   ])('rejects %s', (_label, cmd) => {
     expect(() => renderRemoteCommand(cmd, { sudo: false })).toThrow(expect.objectContaining({ code: ErrorCode.UnsafeArgument }));
+  });
+});
+
+/** Runs an exec string under a real shell with a stdin pipe; `endInput` decides when stdin gets EOF. */
+function runWithInput(shell: string, command: string, endInput: (stdin: NodeJS.WritableStream, stdout: NodeJS.ReadableStream) => void): Promise<{ code: number | null; stdout: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(shell, ['-c', command], { stdio: ['pipe', 'pipe', 'ignore'] });
+    let stdout = '';
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString('utf8'); });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout }));
+    endInput(child.stdin, child.stdout);
+  });
+}
+
+describe('renderStoppableCommand', () => {
+  // `printf ready; exec sleep` announces itself, so EOF is sent only once the command really runs.
+  const longRunning = { argv: ['sh', '-c', 'echo ready; exec sleep 30'], timeoutMs: 60_000 };
+  const onceReady = (stdin: NodeJS.WritableStream, stdout: NodeJS.ReadableStream): void => {
+    stdout.once('data', () => stdin.end());
+  };
+
+  it.each(['sh', 'bash', 'dash'])('ends the command with TERM when stdin reaches EOF, under %s', async (shell) => {
+    const { code, stdout } = await runWithInput(shell, renderStoppableCommand(longRunning, { sudo: false }), onceReady);
+    expect(stdout).toBe('ready\n');
+    // 143 = 128 + TERM, relayed by `timeout`; its own deadline would give 124.
+    expect(code).toBe(143);
+  });
+
+  it('passes on the exit status of a command that ends by itself, stdin still open', async () => {
+    const cmd = renderStoppableCommand({ argv: ['sh', '-c', 'exit 7'], timeoutMs: 5000 }, { sudo: false });
+    let input: NodeJS.WritableStream | undefined;
+    const { code } = await runWithInput('sh', cmd, (stdin) => { input = stdin; });
+    input?.end();
+    expect(code).toBe(7);
+  });
+
+  it('still honours the remote timeout when nobody ends the input', async () => {
+    const cmd = renderStoppableCommand({ argv: ['sleep', '5'], timeoutMs: 100 }, { sudo: false });
+    let input: NodeJS.WritableStream | undefined;
+    const { code } = await runWithInput('sh', cmd, (stdin) => { input = stdin; });
+    input?.end();
+    expect(code).toBe(124);
+  });
+
+  it('quotes the command like renderRemoteCommand and adds only the fixed template around it', () => {
+    const inner = renderRemoteCommand({ argv: ['tcpdump', '-c', '1', "x'; reboot"], sudo: true, timeoutMs: 1000 }, { sudo: true });
+    const outer = renderStoppableCommand({ argv: ['tcpdump', '-c', '1', "x'; reboot"], sudo: true, timeoutMs: 1000 }, { sudo: true });
+    expect(outer.replace(inner, 'CMD')).toBe('exec 3<&0; CMD & p=$!; (read -r _ <&3; kill $p 2>/dev/null) & w=$!; wait $p; c=$?; kill $w 2>/dev/null; exit $c');
   });
 });

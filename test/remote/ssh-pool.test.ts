@@ -159,6 +159,21 @@ describeLab('SshPool against a real sshd', () => {
     expect(after.stdout).toBe('still usable\n');
   });
 
+  it.each([['an unprivileged login', 'user'], ['a root login, whose channel signals sshd ignores', 'root']] as const)(
+    'stop() ends a streamed command on %s, and the host confirms the end', async (_label, who) => {
+      const pool = newPool();
+      const target = who === 'root' ? rootHost : host;
+      const stream = await pool.stream(target, { argv: ['sh', '-c', 'echo "listening on lo" >&2; echo line1; exec sleep 30'], timeoutMs: 30_000 },
+        { readyPattern: /^listening on /m });
+      await stream.ready;
+      expect(await stream.waitForStdout((l) => l.includes('line1'), 5000)).toBe(true);
+      const result = await stream.stop();
+      // A close the host never confirmed would carry no exit status; 143 is the TERM the template sent.
+      expect(result.code).toBe(143);
+      expect(result.stdout).toBe('line1\n');
+      await vi.waitFor(() => expect(pool.stats().channelsInUse).toBe(0));
+    });
+
   it('aborts a running command through its AbortSignal', async () => {
     const pool = newPool();
     const ac = new AbortController();
