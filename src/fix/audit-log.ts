@@ -2,7 +2,7 @@ import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Redis } from 'ioredis';
 
-export type AuditEvent = 'proposal' | 'approval' | 'refusal' | 'apply' | 'verification' | 'rollback' | 'persist' | 'deadman';
+export type AuditEvent = 'proposal' | 'approval' | 'refusal' | 'dismissal' | 'apply' | 'verification' | 'rollback' | 'persist' | 'deadman';
 
 export interface AuditRecord {
   at: string;

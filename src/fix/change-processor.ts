@@ -50,8 +50,9 @@ export function refusalFor(data: ChangeJobData, p: Proposal | undefined, nowMs: 
     const checkable = approvers.length > 0 && !approvers.includes('*') && approvers.every((a) => /^[UW]/.test(a));
     if (checkable && p.approvers.some((u) => !approvers.includes(u))) return 'An approver is not on the approvers list (WHY_BLOCKED_APPROVERS); nothing was run.';
   } else if (data.kind === 'persist') {
-    if (p.status !== 'applied') return `Only an applied fix can be made permanent; this one is ${p.status}.`;
-  } else if (p.status !== 'applied' && p.status !== 'persisted') {
+    // The bot moves the proposal to `persisting` when it enqueues the job, so that one click wins.
+    if (p.status !== 'applied' && p.status !== 'persisting') return `Only an applied fix can be made permanent; this one is ${p.status}.`;
+  } else if (p.status !== 'applied' && p.status !== 'persisted' && p.status !== 'rolling-back') {
     return `Only an applied fix can be rolled back; this one is ${p.status}.`;
   }
   return undefined;
@@ -103,9 +104,6 @@ export function createChangeProcessor(deps: ChangeProcessorDeps): (job: Job<Chan
     if (claimed !== 'OK') return refuse(`This ${data.kind} already ran (or is running); the dead-man switch undoes an interrupted apply. Check the host, then re-run the triage.`);
     const report = (await state.get(data.triageId))?.report;
     if (!report) return refuse('The triage behind this proposal is gone, so the fix cannot be verified; run the triage again.');
-    if (data.kind === 'apply') {
-      await deps.audit.record({ event: 'approval', outcome: 'ok', by, approvedBy: proposal.approvers, host: data.host, proposalId: data.proposalId, triageId: data.triageId, message: `approved by ${proposal.approvers.join(', ')}` });
-    }
 
     const engine = new ChangeEngine({
       inventory: deps.inventory(), pool: deps.pool, log, audit: deps.audit, lock, backups, commands,

@@ -1,3 +1,4 @@
+import type { AuditSink } from '../fix/audit-log.ts';
 import type { Logger } from '../log/create-logger.ts';
 import type { ChangeProducer } from '../queue/change-producer.ts';
 import type { ProposalStore } from '../queue/proposal-store.ts';
@@ -19,6 +20,8 @@ export interface BotDeps {
   triage: TriageProducer;
   proposals: ProposalStore;
   changes: ChangeProducer;
+  /** Approvals, refusals and dismissals are recorded here; the change worker records the changes. */
+  audit: AuditSink;
   /** Bounds concurrent post-ack work so acks stay fast under bursts. */
   postAck: WorkLimiter;
   now: () => number;

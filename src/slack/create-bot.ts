@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { AuditLog } from '../fix/audit-log.ts';
 import type { Logger } from '../log/create-logger.ts';
 import { botReadiness } from '../queue/health-server.ts';
 import { createChangeProducer, type ChangeProducer } from '../queue/change-producer.ts';
@@ -38,6 +39,8 @@ export interface BotOptions extends SlackAppOptions {
   watchdogIntervalMs?: number;
   /** @defaultValue 1000 */
   updaterBlockMs?: number;
+  /** WHY_BLOCKED_AUDIT_FILE, resolved: the bot's JSON-lines copy of its decisions (the Redis stream is shared). */
+  auditFile?: string;
   /** Sites whose probe queues /readyz looks at for workers (usually every inventory site). @defaultValue [] */
   sites?: string[];
 }
@@ -75,6 +78,7 @@ export async function createBot(options: BotOptions): Promise<Bot> {
   const deps: BotDeps = {
     log: log.child({ component: 'slack-handlers' }), web: slack.web, access, resolveHost: options.resolveHost, probePlan: options.probePlan,
     siteOf: (host) => options.resolveHost(host).site, triage, proposals, changes, now,
+    audit: new AuditLog({ redis: producer, prefix, now, ...(options.auditFile ? { file: options.auditFile } : {}) }),
     postAck: createWorkLimiter(options.postAckConcurrency ?? 8),
   };
   registerHandlers(slack.app, deps);

@@ -4,9 +4,11 @@ import { Redis } from 'ioredis';
 import { loadConfig } from '../../src/config/load-config.ts';
 import { startLab, type Lab } from '../../src/lab/index.ts';
 import { silentLogger } from '../../src/log/create-logger.ts';
+import { readAuditStream } from '../../src/fix/audit-log.ts';
 import { changesQueueName } from '../../src/queue/names.ts';
 import { startServices, type RunningServices } from '../../src/queue/start-services.ts';
 import { actionIds } from '../../src/slack/action-ids.ts';
+import { helperPath } from '../fix/fix-lab-helpers.ts';
 import { describeLab } from '../helpers/lab-gate.ts';
 import { FakeSlackServer } from '../fake-slack/fake-slack-server.ts';
 import { buttonsOf, textOf } from '../slack/helpers/blocks.ts';
@@ -20,7 +22,7 @@ const secret = 'e2e-signing-secret-0123456789';
  * with the real probes and triage engine, the Bolt HTTP receiver), against the seed lab, real
  * Redis and the fake Slack Web API. Only Slack itself is fake.
  */
-describeLab('Slack → BullMQ → real probes on the seed lab → verdict with an Apply button', () => {
+describeLab('Slack → BullMQ → real probes on the seed lab → verdict → Apply → the client connects', () => {
   const log = silentLogger();
   let lab: Lab | undefined;
   let fake: FakeSlackServer | undefined;
@@ -36,7 +38,8 @@ describeLab('Slack → BullMQ → real probes on the seed lab → verdict with a
     const config = loadConfig({
       SLACK_BOT_TOKEN: 'xoxb-e2e', SLACK_SIGNING_SECRET: secret, SLACK_API_URL: fake.apiUrl, REDIS_URL: testRedisUrl, PORT: '0',
       WHY_BLOCKED_INVENTORY: lab.inventoryFile, WHY_BLOCKED_QUEUE_PREFIX: prefix, WHY_BLOCKED_ALLOWED: '*', WHY_BLOCKED_APPROVERS: 'UAPPROVER',
-      WHY_BLOCKED_CONNECT_TIMEOUT_MS: '2000',
+      WHY_BLOCKED_CONNECT_TIMEOUT_MS: '2000', WHY_BLOCKED_CHANGE_HELPER: helperPath, WHY_BLOCKED_DEADMAN_SECONDS: '30',
+      WHY_BLOCKED_AUDIT_FILE: `./var/e2e-${prefix}.jsonl`,
     }, 'start');
     services = await startServices({ role: 'start', config, cwd: process.cwd(), log, host: '127.0.0.1', botId: 'BBOT', botUserId: 'UBOT', webRetries: 0 });
     redis = new Redis(testRedisUrl);
@@ -96,7 +99,26 @@ describeLab('Slack → BullMQ → real probes on the seed lab → verdict with a
     const approved = await redis!.hget(`${prefix}:wb:proposal:${proposalId}`, 'status');
     expect(approved).toBe('approved');
     expect(job!.data).toMatchObject({ kind: 'apply', proposalId, host: 'server', requestedBy: 'UREQ', approvedBy: ['UAPPROVER'] });
-  }, 60_000);
+
+    // The change worker applies it on the host; the message says so and offers the follow-ups.
+    const inMessage = (pattern: RegExp) => () => fake!.callsTo('chat.update').find((c) => c.body.ts === messageTs && pattern.test(textOf(c)));
+    const applied = await fake!.waitFor(inMessage(/apply (succeeded|failed)/), 'apply result in the message', 30_000);
+    expect(textOf(applied)).toMatch(/apply succeeded/);
+    expect(buttonsOf(applied).map((b) => b.action_id)).toEqual([actionIds.makePermanent, actionIds.rollback, actionIds.rerun]);
+    const connect = await lab!.exec('client', ['bash', '-c', `exec 3<>/dev/tcp/${lab!.hosts.server!.addresses[0]}/23 && echo connected`]);
+    expect(connect.stdout, connect.stderr).toMatch(/connected/);
+
+    // Make permanent: the boot file gets the good order, so the next reboot keeps the flow open.
+    await postSigned(eventsUrl, secret, clickBody({ actionId: actionIds.makePermanent, value: proposalId, user: 'UAPPROVER', channel: 'COPS', messageTs, responseUrl: fake!.responseUrl('persist') }));
+    const persisted = await fake!.waitFor(inMessage(/persist (succeeded|failed)/), 'persist result in the message', 30_000);
+    expect(textOf(persisted)).toMatch(/persist succeeded/);
+    const saved = (await lab!.exec('server', ['cat', '/etc/sysconfig/iptables'])).stdout.split('\n');
+    expect(saved.findIndex((l) => /--dport 23\b.*-j ACCEPT/.test(l))).toBeLessThan(saved.findIndex((l) => /^-A INPUT -j REJECT/.test(l)));
+
+    // One trail for the whole story: who approved, what was applied and verified, what was persisted.
+    const trail = (await readAuditStream(redis!, prefix, { host: 'server' })).filter((r) => r.proposalId === proposalId).map((r) => `${r.event}:${r.outcome}:${r.by}`);
+    expect(trail).toEqual(expect.arrayContaining(['refusal:refused:UNOTAPPROVER', 'approval:ok:UAPPROVER', 'verification:ok:UAPPROVER', 'apply:ok:UAPPROVER', 'persist:ok:UAPPROVER']));
+  }, 90_000);
 });
 
 async function waitForJob(queue: Queue, id: string, timeoutMs = 5000): Promise<Awaited<ReturnType<Queue['getJob']>>> {

@@ -79,6 +79,8 @@ describe('processor re-checks the stored proposal before anything runs', () => {
     ['self-approval', { forbidSelfApproval: true, approvers: ['UREQ'] }, { approvedBy: ['UREQ'] }, /own fix/],
     ['persisting an unapplied fix', { status: 'approved' }, { kind: 'persist' }, /Only an applied fix can be made permanent/],
     ['rolling back an unapplied fix', { status: 'approved' }, { kind: 'rollback' }, /Only an applied fix can be rolled back/],
+    ['persisting a rolled-back fix', { status: 'rolled-back' }, { kind: 'persist' }, /Only an applied fix can be made permanent/],
+    ['rolling back a dismissed fix', { status: 'dismissed' }, { kind: 'rollback' }, /Only an applied fix can be rolled back/],
   ])('refuses %s', (_what, patch, jobPatch, message) => {
     const p = patch === undefined ? undefined : { ...base, ...patch };
     expect(refusalFor({ ...job, ...jobPatch }, p, 5000)).toMatch(message);
@@ -90,5 +92,8 @@ describe('processor re-checks the stored proposal before anything runs', () => {
     expect(refusalFor(job, base, 5000, ['UB'])).toMatch(/approvers list/);
     expect(refusalFor(job, base, 5000, ['S123'])).toBeUndefined();
     expect(refusalFor({ ...job, kind: 'rollback' }, { ...base, status: 'persisted' }, 5000)).toBeUndefined();
+    // The states the bot sets when it enqueues a follow-up (its click is what claims it).
+    expect(refusalFor({ ...job, kind: 'persist' }, { ...base, status: 'persisting' }, 5000)).toBeUndefined();
+    expect(refusalFor({ ...job, kind: 'rollback' }, { ...base, status: 'rolling-back' }, 5000)).toBeUndefined();
   });
 });

@@ -174,6 +174,21 @@ describeLab('SshPool against a real sshd', () => {
       await vi.waitFor(() => expect(pool.stats().channelsInUse).toBe(0));
     });
 
+  it('retries a session the server refused (MaxSessions full) once a slot frees, and never runs it twice', async () => {
+    const small = await lab.start('small', { maxSessions: 2 });
+    const smallHost = inventoryHost('small', small.port, { user, privateKey: lab.clientKey, hostKeys: [small.hostKey] });
+    const pool = newPool({ maxChannelsPerConnection: 4 });
+    const marker = `/tmp/wb-refused-${process.pid}`;
+    const runs = Array.from({ length: 3 }, (_, i) => pool.exec(smallHost, { argv: ['sh', '-c', `echo ${i} >> ${marker}; sleep 0.4; echo done ${i}`], timeoutMs: 5000 }));
+    const results = await Promise.all(runs);
+    expect(results.map((r) => r.stdout)).toEqual(['done 0\n', 'done 1\n', 'done 2\n']);
+    const started = execFileSync('cat', [marker], { encoding: 'utf8' }).trim().split('\n').sort();
+    execFileSync('rm', ['-f', marker]);
+    expect(started).toEqual(['0', '1', '2']);
+    // The server did refuse sessions: the pool waited for one to free instead of failing.
+    expect(small.log()).toMatch(/no more sessions/);
+  });
+
   it('aborts a running command through its AbortSignal', async () => {
     const pool = newPool();
     const ac = new AbortController();

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { readAuditStream } from '../../src/fix/audit-log.ts';
 import { publishChangeProgress } from '../../src/queue/publish-change-progress.ts';
 import { actionIds } from '../../src/slack/action-ids.ts';
 import type { ProposalPolicy } from '../../src/queue/proposal-store.ts';
@@ -16,6 +17,11 @@ async function verdictFor(proposalPolicy: ProposalPolicy = {}, requester = 'UREQ
   const apply = buttonsOf(verdict).find((b) => b.action_id === actionIds.apply);
   const rerun = buttonsOf(verdict).find((b) => b.action_id === actionIds.rerun);
   return { h, proposalId: apply?.value ?? '', triageId: rerun?.value ?? '' };
+}
+
+/** The audit trail's decisions, as `event:outcome:user` (the change worker adds the changes). */
+async function decisions(h: Harness): Promise<string[]> {
+  return (await readAuditStream(h.redis, h.prefix)).map((r) => `${r.event}:${r.outcome}:${r.by}`);
 }
 
 /** Slack traffic settles: the updater has had time to act on anything it was going to do. */
@@ -39,6 +45,10 @@ describe('approving a fix from Slack', () => {
     expect(h.fake.callsTo('chat.postEphemeral').length).toBe(19);
     // Group membership was looked up once for all the group members' clicks (cached).
     expect(h.fake.callsTo('usergroups.users.list')).toHaveLength(1);
+    const audit = await readAuditStream(h.redis, h.prefix);
+    expect(audit.filter((r) => r.event === 'approval')).toHaveLength(1);
+    expect(audit.filter((r) => r.event === 'refusal')).toHaveLength(19);
+    expect(audit.find((r) => r.event === 'approval')).toMatchObject({ outcome: 'ok', host: 'web01', proposalId: v.proposalId, triageId: v.triageId });
   });
 
   const refusals: [string, ProposalPolicy, 'worker' | 'bot', string, string, RegExp][] = [
@@ -60,6 +70,7 @@ describe('approving a fix from Slack', () => {
     await settle();
     expect(await h.changeJobIds()).toEqual([]);
     expect(h.fake.callsTo('chat.update')).toHaveLength(updatesBefore);
+    expect(await decisions(h)).toEqual([`refusal:refused:${clicker}`]);
   });
 
   it.each(['worker', 'bot'] as const)('needs two different approvers when configured (policy set on the %s), and shows the first approval meanwhile', async (enforcedBy) => {
@@ -87,6 +98,7 @@ describe('approving a fix from Slack', () => {
     const refusal = await h.fake.waitFor(() => h?.fake.callsTo('chat.postEphemeral')[0], 'refusal');
     expect(String(refusal.body.text)).toMatch(/already decided/);
     expect(await h.changeJobIds()).toEqual([]);
+    expect(await decisions(h)).toEqual(['dismissal:ok:UREQ', 'refusal:refused:UAPPROVER1']);
   });
 
   it('shows apply progress from the change worker, then offers Make permanent and Rollback (approvers only)', async () => {
@@ -106,6 +118,10 @@ describe('approving a fix from Slack', () => {
     await Promise.all([1, 2, 3].map(() => h?.click(actionIds.makePermanent, v.proposalId, 'UAPPROVER2')));
     await settle();
     expect((await h.changeJobIds()).sort()).toEqual([`apply-${v.proposalId}`, `persist-${v.proposalId}`]);
+    const trail = await decisions(h);
+    expect(trail.slice(0, 2)).toEqual(['approval:ok:UAPPROVER1', 'refusal:refused:UINTRUDER']);
+    // The three concurrent clicks finish in any order: one request, two refusals.
+    expect(trail.slice(2).sort()).toEqual(['approval:ok:UAPPROVER2', 'refusal:refused:UAPPROVER2', 'refusal:refused:UAPPROVER2']);
   });
 
   it('Re-run starts a fresh triage as a new message', async () => {

@@ -1,5 +1,6 @@
 import { asWhyBlockedError } from '../../errors.ts';
 import type { BotDeps } from '../bot-deps.ts';
+import { auditClick } from './audit-click.ts';
 import { readButtonClick, type ButtonArgs } from './button-click.ts';
 
 const refusals = {
@@ -20,10 +21,15 @@ export function createApplyAction(deps: BotDeps) {
     const refuse = (text: string): Promise<void> => deps.web.postEphemeral(click.channel, click.user, text);
     try {
       const proposal = await deps.proposals.get(click.value);
-      if (!proposal) { await refuse(refusals.missing); return; }
+      if (!proposal) {
+        await auditClick(deps, { event: 'refusal', outcome: 'refused', user: click.user, message: `apply of ${click.value} refused: ${refusals.missing}` });
+        await refuse(refusals.missing);
+        return;
+      }
       // Bolt verified Slack's signature; who may change firewalls is ours to check.
       if (!(await deps.access.mayApprove(click.user))) {
         log.info('refused: not an approver');
+        await auditClick(deps, { event: 'refusal', outcome: 'refused', user: click.user, proposal, message: `apply refused: ${click.user} is not an approver (WHY_BLOCKED_APPROVERS)` });
         await refuse(`Only configured approvers may apply fixes (WHY_BLOCKED_APPROVERS). Nothing was changed on ${proposal.host}.`);
         return;
       }
@@ -31,11 +37,19 @@ export function createApplyAction(deps: BotDeps) {
       const { outcome, approvers } = await deps.proposals.approve(proposal, click.user, nowMs);
       log.info({ outcome }, 'apply click');
       if (outcome === 'recorded') {
+        await auditClick(deps, { event: 'approval', outcome: 'ok', user: click.user, proposal, approvedBy: approvers,
+          message: `approval ${approvers.length} of ${deps.proposals.requiredApprovals(proposal)} for ${proposal.fixTitle}` });
         await deps.triage.state.setApprovalsSoFar(proposal.triageId, proposal.id, approvers);
         await refuse(`Your approval is recorded. ${deps.proposals.requiredApprovals(proposal) - approvers.length} more approver needed before ${proposal.host} is changed.`);
         return;
       }
-      if (outcome !== 'approved') { await refuse(refusals[outcome]); return; }
+      if (outcome !== 'approved') {
+        await auditClick(deps, { event: 'refusal', outcome: 'refused', user: click.user, proposal, message: `apply refused: ${refusals[outcome]}` });
+        await refuse(refusals[outcome]);
+        return;
+      }
+      await auditClick(deps, { event: 'approval', outcome: 'ok', user: click.user, proposal, approvedBy: approvers,
+        message: `approved ${proposal.fixTitle}: ${proposal.commands.join(' && ')}` });
       await deps.triage.state.setDecision(proposal.triageId, {
         action: 'approved', by: approvers, atMs: nowMs, proposalId: proposal.id, fixTitle: `${proposal.fixTitle} on ${proposal.host}`,
       });

@@ -35,6 +35,8 @@ export interface SshdOptions {
   authorizedKeys: string;
   allowTcpForwarding?: boolean;
   logLevel?: 'INFO' | 'VERBOSE' | 'DEBUG1';
+  /** sshd's MaxSessions (sessions per connection). @defaultValue 10 */
+  maxSessions?: number;
 }
 
 async function startOnce(dir: string, name: string, port: number, hostKeyPath: string, options: SshdOptions): Promise<{ child: ChildProcess; output: () => string } | undefined> {
@@ -55,6 +57,7 @@ async function startOnce(dir: string, name: string, port: number, hostKeyPath: s
     `AllowTcpForwarding ${options.allowTcpForwarding ? 'yes' : 'no'}`,
     'X11Forwarding no',
     `LogLevel ${options.logLevel ?? 'INFO'}`,
+    `MaxSessions ${options.maxSessions ?? 10}`,
     '',
   ].join('\n'));
   const child = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
