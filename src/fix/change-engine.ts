@@ -197,6 +197,9 @@ export class ChangeEngine {
       const restored = await this.restoreNow(host, id, backend, armedAtMs, hashBefore, log);
       const message = `Verification failed (${failures}); ${restoredText(restored)}`;
       await this.audit(req, host, 'verification', 'failed', message, { hashBefore });
+      // How the host got its old rules back is its own fact in the trail, as is the failed apply.
+      await this.audit(req, host, restored === 'by-deadman' ? 'deadman' : 'rollback', restored === 'not-restored' ? 'failed' : 'ok', restoredText(restored), { hashBefore });
+      await this.audit(req, host, 'apply', 'failed', message, { hashBefore });
       return { kind: 'apply', status: 'failed', code: ErrorCode.ApplyFailed, message, hashBefore, verification, restored };
     }
 
