@@ -65,8 +65,17 @@ export function decideCause(o: Observations, vantageNotClient: boolean): CauseDe
     alsoNoted.push('the vantage\'s own firewall refuses the outgoing SYN (EPERM), so nothing is sent at all');
     return result('blocked-upstream');
   }
+  // A capture can miss the first SYN (a brand-new interface, a busy host) while the rule the
+  // simulation names counted it: then the SYN did arrive, and the counter is the better witness.
+  const terminalHits = o.capture?.counterHits.filter((h) => /-j (REJECT|DROP)\b/.test(h.rule) || (h.policy === true && /DROP/.test(h.rule))) ?? [];
+  const decider = fw && blocks(fw) ? fw.decidedBy : undefined;
+  const counterSawSyn = cap === 'no-syn' && decider !== undefined
+    && terminalHits.some((h) => h.table === decider.table && h.chain === decider.chain && h.position === decider.position);
+  if (counterSawSyn) {
+    alsoNoted.push(`the capture saw no SYN, but the counter of ${ruleName(decider)} rose during the test: the SYN did reach the target and the capture missed it`);
+  }
   // The SYN never showed up on the target: whatever the host's rules say, something earlier drops it.
-  if (cap === 'no-syn' && !vantageNotClient) {
+  if (cap === 'no-syn' && !vantageNotClient && !counterSawSyn) {
     if (fw && blocks(fw)) alsoNoted.push(`once that is fixed, ${ruleName(fw.decidedBy)} on the target would ${fw.verdict} it too`);
     return result('blocked-upstream');
   }
@@ -82,7 +91,7 @@ export function decideCause(o: Observations, vantageNotClient: boolean): CauseDe
     } else if (cap === 'syn-unanswered' && fw.verdict === 'reject') {
       disagreements.push('the simulation predicts a REJECT, but the capture shows nothing sent back (ICMP rate limiting, or an OUTPUT rule dropping the error)');
     }
-    const hits = o.capture?.counterHits.filter((h) => /-j (REJECT|DROP)\b/.test(h.rule) || (h.policy === true && /DROP/.test(h.rule))) ?? [];
+    const hits = terminalHits;
     const dec = fw.decidedBy;
     if (dec && hits.length > 0 && !hits.some((h) => h.table === dec.table && h.chain === dec.chain && h.position === dec.position)) {
       disagreements.push(`the counters that rose during the test belong to ${hits.map((h) => `${h.table}/${h.chain} ${h.position !== undefined ? `rule ${h.position}` : 'policy'}`).join(', ')}, not to ${ruleName(dec)}`);

@@ -92,6 +92,18 @@ const table: { name: string; evidence: EvidenceItem[]; cause: Cause; keywords: R
     keywords: [/No SYN from the client reaches the target/, /between the client and the target/],
   },
   {
+    name: 'no SYN in the capture, but the deciding REJECT counted it: the counters win', cause: 'firewall-reject',
+    evidence: [connect('host-unreachable'), listener('all', true), firewall(verdict('reject', { decidedBy: rule(5, '-A INPUT -j REJECT --reject-with icmp-host-prohibited') })),
+      capture('no-syn', { counterHits: [{ source: 'iptables-legacy', table: 'filter', chain: 'INPUT', position: 5, rule: '-A INPUT -j REJECT --reject-with icmp-host-prohibited', packets: 1 }] })],
+    keywords: [/INPUT rule 5/, /capture missed it/],
+  },
+  {
+    name: 'no SYN in the capture and only an unrelated DROP counted: still upstream', cause: 'blocked-upstream',
+    evidence: [connect('timeout'), listener('all', true), firewall(verdict('reject', { decidedBy: rule(5, '-A INPUT -j REJECT --reject-with icmp-host-prohibited') })),
+      capture('no-syn', { counterHits: [{ source: 'iptables-legacy', table: 'filter', chain: 'INPUT', position: 2, rule: '-A INPUT -s 10.9.0.0/16 -j DROP', packets: 3 }] })],
+    keywords: [/between the client and the target/],
+  },
+  {
     name: 'the reply dropped in OUTPUT', cause: 'reply-blocked', agrees: true,
     evidence: [connect('timeout'), listener('all', true), firewall(accept, verdict('drop', { decidedBy: { ...rule(1, '-A OUTPUT -p tcp --sport 23 -j DROP'), chain: 'OUTPUT' } })), capture('syn-unanswered')],
     keywords: [/blocks the target's answer/, /OUTPUT rule 1/],
