@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { loadConfig } from '../../src/config/load-config.ts';
@@ -37,6 +40,7 @@ describeLab('Slack apply of a fix that locks the bot out: the host heals itself 
   let fake: FakeSlackServer | undefined;
   let services: RunningServices | undefined;
   let redis: Redis | undefined;
+  const auditDir = mkdtempSync(join(tmpdir(), 'wb-e2e-audit-'));
   const prefix = uniquePrefix('e2e-lockout');
 
   beforeAll(async () => {
@@ -47,7 +51,7 @@ describeLab('Slack apply of a fix that locks the bot out: the host heals itself 
       SLACK_BOT_TOKEN: 'xoxb-e2e', SLACK_SIGNING_SECRET: secret, SLACK_API_URL: fake.apiUrl, REDIS_URL: testRedisUrl, PORT: '0',
       WHY_BLOCKED_INVENTORY: lab.inventoryFile, WHY_BLOCKED_QUEUE_PREFIX: prefix, WHY_BLOCKED_ALLOWED: '*', WHY_BLOCKED_APPROVERS: 'UAPPROVER',
       WHY_BLOCKED_CONNECT_TIMEOUT_MS: '2000', WHY_BLOCKED_CHANGE_HELPER: helperPath, WHY_BLOCKED_DEADMAN_SECONDS: String(deadmanSeconds),
-      WHY_BLOCKED_AUDIT_FILE: `./var/e2e-${prefix}.jsonl`,
+      WHY_BLOCKED_AUDIT_FILE: join(auditDir, 'audit.jsonl'),
     }, 'start');
     services = await startServices({ role: 'start', config, cwd: process.cwd(), log, host: '127.0.0.1', botId: 'BBOT', botUserId: 'UBOT', webRetries: 0 });
     redis = new Redis(testRedisUrl);
@@ -59,6 +63,7 @@ describeLab('Slack apply of a fix that locks the bot out: the host heals itself 
     await fake?.stop();
     await deletePrefix(prefix);
     await lab?.stop();
+    rmSync(auditDir, { recursive: true, force: true });
   }, 60_000);
 
   it('restores the rules within T + 5 s through the dead-man switch, reports it on the message, and the bot can log in again', async () => {

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -29,6 +32,7 @@ describeLab('Slack → BullMQ → real probes on the seed lab → verdict → Ap
   let services: RunningServices | undefined;
   let redis: Redis | undefined;
   let changes: Queue | undefined;
+  const auditDir = mkdtempSync(join(tmpdir(), 'wb-e2e-audit-'));
   const prefix = uniquePrefix('e2e');
 
   beforeAll(async () => {
@@ -39,7 +43,7 @@ describeLab('Slack → BullMQ → real probes on the seed lab → verdict → Ap
       SLACK_BOT_TOKEN: 'xoxb-e2e', SLACK_SIGNING_SECRET: secret, SLACK_API_URL: fake.apiUrl, REDIS_URL: testRedisUrl, PORT: '0',
       WHY_BLOCKED_INVENTORY: lab.inventoryFile, WHY_BLOCKED_QUEUE_PREFIX: prefix, WHY_BLOCKED_ALLOWED: '*', WHY_BLOCKED_APPROVERS: 'UAPPROVER',
       WHY_BLOCKED_CONNECT_TIMEOUT_MS: '2000', WHY_BLOCKED_CHANGE_HELPER: helperPath, WHY_BLOCKED_DEADMAN_SECONDS: '30',
-      WHY_BLOCKED_AUDIT_FILE: `./var/e2e-${prefix}.jsonl`,
+      WHY_BLOCKED_AUDIT_FILE: join(auditDir, 'audit.jsonl'),
     }, 'start');
     services = await startServices({ role: 'start', config, cwd: process.cwd(), log, host: '127.0.0.1', botId: 'BBOT', botUserId: 'UBOT', webRetries: 0 });
     redis = new Redis(testRedisUrl);
@@ -64,6 +68,7 @@ describeLab('Slack → BullMQ → real probes on the seed lab → verdict → Ap
     await fake?.stop();
     await deletePrefix(prefix);
     await lab?.stop();
+    rmSync(auditDir, { recursive: true, force: true });
   }, 60_000);
 
   it('diagnoses `server 23 from client` within 5 s, and one approver click enqueues exactly one apply job', async () => {
