@@ -4,7 +4,7 @@
 # as image layers or `docker inspect`-visible values. Then runs the command as PID 1's child.
 set -eu
 
-for name in SLACK_BOT_TOKEN SLACK_SIGNING_SECRET SLACK_APP_TOKEN REDIS_URL; do
+for name in SLACK_BOT_TOKEN SLACK_SIGNING_SECRET SLACK_APP_TOKEN REDIS_URL WHY_BLOCKED_BOARD_PASSWORD; do
   file_var="${name}_FILE"
   eval "file=\${$file_var:-}"
   [ -n "$file" ] || continue

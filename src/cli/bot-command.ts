@@ -9,7 +9,8 @@ const usage = `Usage: why-blocked bot
 Runs the Slack app: /why-blocked commands and the Apply/Dismiss/Re-run buttons. It enqueues
 triage jobs in Redis; \`why-blocked worker\` processes run the probes.
   Socket Mode when SLACK_APP_TOKEN is set, else the HTTP receiver on PORT (POST /slack/events,
-  SLACK_SIGNING_SECRET). GET /healthz and /readyz on PORT.
+  SLACK_SIGNING_SECRET). GET /healthz, /readyz and /metrics (Prometheus) on PORT, and the read-only
+  queue board under /admin/queues when WHY_BLOCKED_BOARD_USER and WHY_BLOCKED_BOARD_PASSWORD are set.
 Needs SLACK_BOT_TOKEN, REDIS_URL and WHY_BLOCKED_INVENTORY (see .env.example).
 Exit codes: 0 stopped by SIGTERM/SIGINT, 2 bad usage or configuration.`;
 
@@ -18,7 +19,7 @@ async function run(args: string[], io: CliIo): Promise<number> {
   if (positionals.length > 0) throw usageError(`unexpected arguments: ${positionals.join(' ')}`);
   const config = loadConfig(io.env, 'bot');
   const services = await startServices({ role: 'bot', config, cwd: io.cwd, log: io.log });
-  io.stderr.write(`why-blocked bot: running (health on port ${services.port() ?? '-'}); SIGTERM or Ctrl-C stops it\n`);
+  io.stderr.write(`why-blocked bot: running (health on port ${services.port() ?? '-'}, also /metrics); SIGTERM or Ctrl-C stops it\n`);
   return serveUntilAborted(services, io.signal, io.log);
 }
 

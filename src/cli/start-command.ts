@@ -10,6 +10,7 @@ Runs the Slack bot and workers for every inventory site (or only the --site ones
 process. Without REDIS_URL it starts a private redis-server (loopback only, AOF, data in
 $WHY_BLOCKED_REDIS_DIR, default ./var/redis) and stops it on exit.
   --site NAME  serve only this site's probes; repeat for several (default: every inventory site)
+Slack events, /healthz, /readyz, /metrics and (when configured) the read-only board /admin/queues on PORT.
 Exit codes: 0 stopped by SIGTERM/SIGINT, 2 bad usage or configuration.`;
 
 async function run(args: string[], io: CliIo): Promise<number> {
@@ -17,7 +18,7 @@ async function run(args: string[], io: CliIo): Promise<number> {
   if (positionals.length > 0) throw usageError(`unexpected arguments: ${positionals.join(' ')}`);
   const config = loadConfig(io.env, 'start');
   const services = await startServices({ role: 'start', config, cwd: io.cwd, log: io.log, sites: values.site ?? [] });
-  io.stderr.write(`why-blocked start: running (health on port ${services.port() ?? '-'}); SIGTERM or Ctrl-C stops it\n`);
+  io.stderr.write(`why-blocked start: running (health on port ${services.port() ?? '-'}, also /metrics); SIGTERM or Ctrl-C stops it\n`);
   return serveUntilAborted(services, io.signal, io.log);
 }
 

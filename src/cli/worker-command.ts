@@ -9,7 +9,7 @@ const usage = `Usage: why-blocked worker [--site NAME ...]
 Runs the probes of /why-blocked requests for hosts in the given inventory sites (queues
 why-blocked.probes.<site>) over SSH with this machine's credentials, and assembles verdicts.
   --site NAME  a site to serve; repeat for several (default: $WHY_BLOCKED_SITES, else "default")
-GET /healthz and /readyz on WHY_BLOCKED_WORKER_PORT. Needs REDIS_URL and WHY_BLOCKED_INVENTORY.
+GET /healthz, /readyz and /metrics on WHY_BLOCKED_WORKER_PORT. Needs REDIS_URL and WHY_BLOCKED_INVENTORY.
 Exit codes: 0 stopped by SIGTERM/SIGINT, 2 bad usage or configuration.`;
 
 async function run(args: string[], io: CliIo): Promise<number> {
@@ -17,7 +17,7 @@ async function run(args: string[], io: CliIo): Promise<number> {
   if (positionals.length > 0) throw usageError(`unexpected arguments: ${positionals.join(' ')}`);
   const config = loadConfig(io.env, 'worker');
   const services = await startServices({ role: 'worker', config, cwd: io.cwd, log: io.log, sites: values.site ?? [] });
-  io.stderr.write(`why-blocked worker: running (health on port ${services.port() ?? '-'}); SIGTERM or Ctrl-C stops it\n`);
+  io.stderr.write(`why-blocked worker: running (health on port ${services.port() ?? '-'}, also /metrics); SIGTERM or Ctrl-C stops it\n`);
   return serveUntilAborted(services, io.signal, io.log);
 }
 

@@ -36,6 +36,8 @@ const fields = {
   WHY_BLOCKED_DEADMAN_SECONDS: { schema: intIn(5, 3600).default(60), fix: 'use an integer number of seconds between 5 and 3600' },
   WHY_BLOCKED_AUTO_PERSIST: { schema: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'), fix: 'use true or false' },
   WHY_BLOCKED_AUDIT_FILE: { schema: z.string().min(1).default('./var/audit.jsonl'), fix: 'set it to a writable file path' },
+  WHY_BLOCKED_BOARD_USER: { schema: z.string().regex(/^[A-Za-z0-9._@-]{1,64}$/).optional(), fix: 'use 1-64 letters, digits, ".", "_", "@" or "-" (no ":"), or unset it together with WHY_BLOCKED_BOARD_PASSWORD to turn the queue board off' },
+  WHY_BLOCKED_BOARD_PASSWORD: { schema: z.string().min(16).max(256).regex(/^\S(.*\S)?$/).optional(), fix: 'use at least 16 characters without leading or trailing spaces, e.g. the output of `openssl rand -base64 24`', secret: true },
   WHY_BLOCKED_CHANGE_HELPER: { schema: z.string().regex(/^\/[A-Za-z0-9_./-]+$/).default('/usr/local/libexec/why-blocked/why-blocked-change'), fix: 'use the absolute path of the installed why-blocked-change helper' },
 } as const;
 
@@ -54,10 +56,13 @@ const slackIdPattern = /^(\*|[UWSC][A-Z0-9]{2,})$/;
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, role: ConfigRole = 'cli'): Config {
   const problems: string[] = [];
   const out: Record<string, unknown> = {};
-  for (const [key, { schema, fix }] of Object.entries(fields)) {
+  for (const [key, field] of Object.entries(fields)) {
+    const { schema, fix } = field;
     const raw = env[key];
     const parsed = (schema as z.ZodType).safeParse(raw === '' ? undefined : raw);
     if (parsed.success) out[key] = parsed.data;
+    // A password must not end up in logs through its own error message.
+    else if ('secret' in field && field.secret) problems.push(`${key} (value hidden, ${raw?.length ?? 0} characters) is invalid: ${fix}.`);
     else problems.push(`${key}=${JSON.stringify(raw)} is invalid: ${fix}.`);
   }
   for (const key of ['WHY_BLOCKED_ALLOWED', 'WHY_BLOCKED_APPROVERS'] as const) {
@@ -76,6 +81,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, role: ConfigRol
   }
   if ((role === 'worker' || role === 'bot') && out.REDIS_URL === undefined && !problems.some((p) => p.startsWith('REDIS_URL'))) {
     problems.push(`REDIS_URL is missing: ${role === 'bot' ? 'the bot' : 'workers'} need${role === 'bot' ? 's' : ''} the shared Redis, e.g. redis://redis:6379 (only \`why-blocked start\` runs a private one).`);
+  }
+  const boardUser = env.WHY_BLOCKED_BOARD_USER ?? '';
+  const boardPassword = env.WHY_BLOCKED_BOARD_PASSWORD ?? '';
+  if ((boardUser === '') !== (boardPassword === '')) {
+    const [set, unset] = boardUser === '' ? ['WHY_BLOCKED_BOARD_PASSWORD', 'WHY_BLOCKED_BOARD_USER'] : ['WHY_BLOCKED_BOARD_USER', 'WHY_BLOCKED_BOARD_PASSWORD'];
+    problems.push(`${set} is set but ${unset} is not: set both to serve the read-only queue board at /admin/queues, or unset both to turn it off.`);
   }
   if (problems.length > 0) {
     throw new WhyBlockedError(

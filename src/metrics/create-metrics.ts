@@ -117,13 +117,16 @@ export function createMetrics(options: MetricsOptions = {}): WhyBlockedMetrics {
       .finally(() => { inFlight = undefined; });
     return inFlight;
   };
-  new Gauge({
-    name: 'why_blocked_queue_counts_up', help: '1 when this scrape read the queue counts from Redis, else 0.', registers,
-    async collect() {
-      if (!getQueueCounts) return;
-      this.set((await loadCounts()) === undefined ? 0 : 1);
-    },
-  });
+  // Gauges without a source are not registered at all: an unlabelled gauge would otherwise read 0,
+  // and the bot's "0 SSH connections" would look like a worker's idle pool.
+  if (getQueueCounts) {
+    new Gauge({
+      name: 'why_blocked_queue_counts_up', help: '1 when this scrape read the queue counts from Redis, else 0.', registers,
+      async collect() {
+        this.set((await loadCounts()) === undefined ? 0 : 1);
+      },
+    });
+  }
   new Gauge({
     name: 'why_blocked_queue_jobs', help: 'Jobs per queue and state, read from Redis at scrape time.',
     labelNames: ['queue', 'state'] as const, registers,
@@ -152,9 +155,11 @@ export function createMetrics(options: MetricsOptions = {}): WhyBlockedMetrics {
       },
     });
   };
-  poolGauge('why_blocked_ssh_connections_open', 'SSH connections in the pool that are ready.', (s) => s.openConnections);
-  poolGauge('why_blocked_ssh_channels_in_use', 'SSH exec channels running a command now.', (s) => s.channelsInUse);
-  poolGauge('why_blocked_ssh_channels_waiting', 'Commands waiting for a free SSH channel (sustained > 0: raise the per-connection limit or add workers).', (s) => s.channelsWaiting);
+  if (poolStats) {
+    poolGauge('why_blocked_ssh_connections_open', 'SSH connections in the pool that are ready.', (s) => s.openConnections);
+    poolGauge('why_blocked_ssh_channels_in_use', 'SSH exec channels running a command now.', (s) => s.channelsInUse);
+    poolGauge('why_blocked_ssh_channels_waiting', 'Commands waiting for a free SSH channel (sustained > 0: raise the per-connection limit or add workers).', (s) => s.channelsWaiting);
+  }
 
   const observeTriage = ({ cause, durationMs, outcome = 'completed' }: TriageObservation): void => {
     triages.inc({ cause: safeLabel(cause, 'none'), outcome });

@@ -1,6 +1,7 @@
 import { Worker, type ConnectionOptions, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../log/create-logger.ts';
+import type { WhyBlockedMetrics } from '../metrics/create-metrics.ts';
 import { changesQueueName, triageQueueName, probeQueueName } from './names.ts';
 import { createProbeProcessor } from './probe-processor.ts';
 import { ProposalStore, type ProposalPolicy } from './proposal-store.ts';
@@ -37,6 +38,8 @@ export interface CreateWorkersOptions {
   /** @defaultValue 1 */
   maxStalledCount?: number;
   now?: () => number;
+  /** Counts triages and probes as they finish (wrap processChange for change outcomes). */
+  metrics?: Pick<WhyBlockedMetrics, 'observeTriage' | 'observeProbe' | 'observeEvidence'>;
 }
 
 export interface WorkerSet {
@@ -49,6 +52,7 @@ export function createWorkers(options: CreateWorkersOptions): WorkerSet {
   const prefix = options.prefix ?? 'bull';
   const now = options.now ?? Date.now;
   const log = options.log;
+  const metrics = options.metrics ? { metrics: options.metrics } : {};
   const connections: Redis[] = [];
   const connect = (): Redis => {
     const c = createWorkerConnection(options.redisUrl);
@@ -74,7 +78,7 @@ export function createWorkers(options: CreateWorkersOptions): WorkerSet {
 
   if (options.sites.length > 0) {
     if (!options.runProbe) throw new Error('createWorkers: runProbe is required to serve probe queues');
-    const processor = createProbeProcessor({ runProbe: options.runProbe, state, log: log.child({ component: 'probe-worker' }), now });
+    const processor = createProbeProcessor({ runProbe: options.runProbe, state, log: log.child({ component: 'probe-worker' }), now, ...metrics });
     for (const site of options.sites) {
       watch(new Worker(probeQueueName(site), processor, {
         ...workerOptions, connection: connect() as unknown as ConnectionOptions, concurrency: options.probeConcurrency ?? 8,
@@ -84,7 +88,7 @@ export function createWorkers(options: CreateWorkersOptions): WorkerSet {
 
   if (options.assembleReport) {
     const proposals = new ProposalStore(stateRedis, prefix, options.proposalPolicy);
-    const processor = createTriageProcessor({ assembleReport: options.assembleReport, state, proposals, log: log.child({ component: 'triage-worker' }), now });
+    const processor = createTriageProcessor({ assembleReport: options.assembleReport, state, proposals, log: log.child({ component: 'triage-worker' }), now, ...metrics });
     const worker = watch(new Worker(triageQueueName, processor, {
       ...workerOptions, connection: connect() as unknown as ConnectionOptions, concurrency: 16,
     }), 'triage');
@@ -92,6 +96,7 @@ export function createWorkers(options: CreateWorkersOptions): WorkerSet {
       if (!job) return;
       const final = err.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);
       if (!final) return;
+      options.metrics?.observeTriage({ cause: 'none', durationMs: now() - job.timestamp, outcome: 'failed' });
       const triageId = (job.data as { triageId?: string }).triageId;
       if (triageId) {
         state.fail(triageId, 'failed', `The triage could not be assembled: ${err.message}`)

@@ -1,5 +1,6 @@
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { Logger } from '../log/create-logger.ts';
+import type { WhyBlockedMetrics } from '../metrics/create-metrics.ts';
 import { asWhyBlockedError, ErrorCode, WhyBlockedError } from '../errors.ts';
 import type { EvidenceItem } from '../triage/report-types.ts';
 import { probeJobDataSchema } from './job-schemas.ts';
@@ -11,6 +12,8 @@ export interface ProbeProcessorDeps {
   state: TriageStateStore;
   log: Logger;
   now: () => number;
+  /** Probe durations and failures, per attempt. */
+  metrics?: Pick<WhyBlockedMetrics, 'observeProbe' | 'observeEvidence'>;
 }
 
 /** Resolves or rejects with the probe, but never later than the abort: a probe that ignores its signal cannot wedge a worker. */
@@ -36,12 +39,15 @@ export function createProbeProcessor(deps: ProbeProcessorDeps) {
     try {
       const evidence = await untilAborted(deps.runProbe(data.probe, data.request, { signal: controller.signal, log, triageId: data.triageId }), controller.signal);
       const finishedAt = deps.now();
+      const durationMs = evidence.durationMs ?? finishedAt - startedMs;
+      deps.metrics?.observeEvidence({ probe: data.probe, durationMs, ...(evidence.error ? { error: evidence.error } : {}) });
       await deps.state.recordProbe(data.triageId, {
-        probe: data.probe, ok: evidence.ok, durationMs: evidence.durationMs ?? finishedAt - startedMs, summary: evidence.summary, finishedAt,
+        probe: data.probe, ok: evidence.ok, durationMs, summary: evidence.summary, finishedAt,
       });
       return evidence;
     } catch (thrown) {
       const err = asWhyBlockedError(thrown);
+      deps.metrics?.observeProbe({ probe: data.probe, durationMs: deps.now() - startedMs, ok: false, code: err.code });
       const final = err.permanent || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       log.warn({ err, final }, 'probe failed');
       if (final) {

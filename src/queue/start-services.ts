@@ -10,9 +10,14 @@ import { createBot, type Bot } from '../slack/create-bot.ts';
 import { createWorkers, type WorkerSet } from './create-workers.ts';
 import { AuditLog } from '../fix/audit-log.ts';
 import { createChangeProcessor } from '../fix/change-processor.ts';
-import { startHealthServer, workerReadiness, type HealthServer } from './health-server.ts';
+import { createMetrics, type WhyBlockedMetrics } from '../metrics/create-metrics.ts';
+import { createQueueBoard } from '../metrics/create-queue-board.ts';
+import { observeChangeOutcomes } from '../metrics/observe-change-outcomes.ts';
+import { openObservedQueues } from '../metrics/observed-queues.ts';
+import { queueCountsFrom } from '../metrics/queue-counts-from.ts';
+import { createHealthServer, workerReadiness, type HealthServer } from './health-server.ts';
 import { analyzerAssembleReport, inventoryRunProbe, inventorySites, inventoryTriagePlanning } from './inventory-triage.ts';
-import { probeQueueName } from './names.ts';
+import { changesQueueName, probeQueueName, triageQueueName } from './names.ts';
 import { startPrivateRedis, type PrivateRedis } from './private-redis.ts';
 import { createWorkerConnection } from './redis-connections.ts';
 
@@ -38,7 +43,9 @@ export interface RunningServices {
   redisUrl: string;
   bot?: Bot;
   workers?: WorkerSet;
-  /** The port serving /healthz and /readyz (and /slack/events for bot/start). */
+  /** This process's registry, served as /metrics. */
+  metrics: WhyBlockedMetrics;
+  /** The port serving /healthz, /readyz and /metrics (and /slack/events, /admin/queues for bot/start). */
   port(): number | undefined;
   stop(): Promise<void>;
 }
@@ -88,23 +95,36 @@ export async function startServices(options: ServicesOptions): Promise<RunningSe
       redisUrl = redis.url;
     }
 
+    // The bot sees every site's queue, a worker only the ones it serves.
+    const observed = openObservedQueues({
+      redisUrl, prefix, log, names: [triageQueueName, changesQueueName, ...(role === 'worker' ? sites : known).map(probeQueueName)],
+    });
+    cleanups.push(() => observed.close());
+    let pool: SshPool | undefined;
+    const metrics = createMetrics({
+      defaultLabels: { role },
+      getQueueCounts: queueCountsFrom(observed.queues),
+      ...(runsWorkers ? { poolStats: () => pool?.stats() ?? { openConnections: 0, channelsInUse: 0, channelsWaiting: 0 } } : {}),
+    });
+
     let workers: WorkerSet | undefined;
     let health: HealthServer | undefined;
     if (runsWorkers) {
-      const pool = new SshPool({ logger: log.child({ component: 'ssh-pool' }), resolveJump: (name) => resolveHost(inventory, name) });
-      cleanups.push(() => pool.close());
+      const sshPool = new SshPool({ logger: log.child({ component: 'ssh-pool' }), resolveJump: (name) => resolveHost(inventory, name) });
+      pool = sshPool;
+      cleanups.push(() => sshPool.close());
       const set = createWorkers({
-        redisUrl, prefix, log, sites, proposalPolicy,
-        runProbe: inventoryRunProbe({ inventory, pool, connectTimeoutMs: config.WHY_BLOCKED_CONNECT_TIMEOUT_MS }),
+        redisUrl, prefix, log, sites, proposalPolicy, metrics,
+        runProbe: inventoryRunProbe({ inventory, pool: sshPool, connectTimeoutMs: config.WHY_BLOCKED_CONNECT_TIMEOUT_MS }),
         assembleReport: analyzerAssembleReport(),
         changeLockDurationMs: (config.WHY_BLOCKED_DEADMAN_SECONDS + 60) * 1000,
-        processChange: (redis) => createChangeProcessor({
-          redis, prefix, log: log.child({ component: 'change-worker' }), inventory: () => inventory, pool,
+        processChange: (redis) => observeChangeOutcomes(createChangeProcessor({
+          redis, prefix, log: log.child({ component: 'change-worker' }), inventory: () => inventory, pool: sshPool,
           audit: new AuditLog({ redis, prefix, file: resolve(options.cwd, config.WHY_BLOCKED_AUDIT_FILE) }),
           deadmanSeconds: config.WHY_BLOCKED_DEADMAN_SECONDS, autoPersist: config.WHY_BLOCKED_AUTO_PERSIST,
           helperPath: config.WHY_BLOCKED_CHANGE_HELPER, connectTimeoutMs: config.WHY_BLOCKED_CONNECT_TIMEOUT_MS,
           approvers: config.WHY_BLOCKED_APPROVERS,
-        }) as (job: Job) => Promise<unknown>,
+        }), metrics) as (job: Job) => Promise<unknown>,
       });
       workers = set;
       cleanups.push(() => set.close());
@@ -114,7 +134,10 @@ export async function startServices(options: ServicesOptions): Promise<RunningSe
         const redis = createWorkerConnection(redisUrl);
         redis.on('error', (err) => log.warn({ err }, 'readiness redis connection error'));
         cleanups.push(async () => { redis.disconnect(); });
-        health = await startHealthServer(config.WHY_BLOCKED_WORKER_PORT, options.host ?? '0.0.0.0', workerReadiness(redis, set.workers));
+        health = await createHealthServer({
+          port: config.WHY_BLOCKED_WORKER_PORT, host: options.host ?? '0.0.0.0',
+          checks: { ready: workerReadiness(redis, set.workers) }, metrics: metrics.registry,
+        });
         cleanups.push(() => health!.close());
       }
     }
@@ -122,7 +145,13 @@ export async function startServices(options: ServicesOptions): Promise<RunningSe
     let bot: Bot | undefined;
     if (role !== 'worker') {
       const planning = inventoryTriagePlanning(inventory);
+      const boardUser = config.WHY_BLOCKED_BOARD_USER;
+      const boardPassword = config.WHY_BLOCKED_BOARD_PASSWORD;
+      const board = boardUser && boardPassword
+        ? createQueueBoard({ queues: observed.queues, credentials: { user: boardUser, password: boardPassword } })
+        : undefined;
       const created = await createBot({
+        metrics: metrics.registry, ...(board ? { board } : {}),
         botToken: config.SLACK_BOT_TOKEN ?? '',
         ...(config.SLACK_SIGNING_SECRET ? { signingSecret: config.SLACK_SIGNING_SECRET } : {}),
         ...(config.SLACK_APP_TOKEN ? { appToken: config.SLACK_APP_TOKEN } : {}),
@@ -135,12 +164,12 @@ export async function startServices(options: ServicesOptions): Promise<RunningSe
       bot = created;
       await created.start();
       cleanups.push(() => created.stop());
-      log.info({ mode: created.slack.mode, port: created.slack.port() }, 'Slack bot started');
+      log.info({ mode: created.slack.mode, port: created.slack.port(), queueBoard: board ? '/admin/queues (read-only)' : 'off' }, 'Slack bot started');
     }
 
     return {
-      redisUrl, ...(bot ? { bot } : {}), ...(workers ? { workers } : {}),
-      port: () => bot?.slack.port() ?? health?.port(),
+      redisUrl, ...(bot ? { bot } : {}), ...(workers ? { workers } : {}), metrics,
+      port: () => bot?.slack.port() ?? health?.port,
       stop,
     };
   } catch (err) {

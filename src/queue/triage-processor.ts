@@ -1,5 +1,6 @@
 import type { Job } from 'bullmq';
 import type { Logger } from '../log/create-logger.ts';
+import type { WhyBlockedMetrics } from '../metrics/create-metrics.ts';
 import type { EvidenceItem, ProbeName } from '../triage/report-types.ts';
 import { triageJobDataSchema } from './job-schemas.ts';
 import type { ProposalStore } from './proposal-store.ts';
@@ -12,6 +13,8 @@ export interface TriageProcessorDeps {
   proposals: ProposalStore;
   log: Logger;
   now: () => number;
+  /** Triages by cause and their duration, from enqueue (the parent job's creation) to verdict. */
+  metrics?: Pick<WhyBlockedMetrics, 'observeTriage'>;
 }
 
 /** Child keys are `<prefix>:<queue>:<jobId>` and child job ids are `<triageId>-<probe>`. */
@@ -45,6 +48,7 @@ export function createTriageProcessor(deps: TriageProcessorDeps) {
       }
     }
     await deps.state.finish(data.triageId, report, refs);
+    deps.metrics?.observeTriage({ cause: report.cause, durationMs: deps.now() - job.timestamp, outcome: 'completed' });
     deps.log.info({ triageId: data.triageId, cause: report.cause, failures: failures.length }, 'triage finished');
     return { cause: report.cause };
   };

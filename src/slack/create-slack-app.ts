@@ -1,9 +1,11 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { App, HTTPReceiver, SocketModeReceiver, webApi } from '@slack/bolt';
+import type { Registry } from 'prom-client';
 import { ErrorCode, WhyBlockedError } from '../errors.ts';
 import type { Logger } from '../log/create-logger.ts';
-import { handleHealthRequest, type ReadinessCheck } from '../queue/health-server.ts';
+import type { QueueBoardHandler } from '../metrics/create-queue-board.ts';
+import { createHealthHandler, type ReadinessCheck } from '../queue/health-server.ts';
 import { boltLoggerFrom } from './bolt-logger.ts';
 import { slackWebFrom, type SlackWeb } from './slack-web.ts';
 import { isFutureDated } from './timestamp-guard.ts';
@@ -32,6 +34,10 @@ export interface SlackAppOptions {
   now?: () => number;
   /** Answers GET /readyz (200 or 503); without it /readyz says ready once the server listens. */
   readiness?: ReadinessCheck;
+  /** Served as GET /metrics on PORT (in both modes). */
+  metrics?: Registry;
+  /** The read-only queue board (/admin/queues), when configured. */
+  board?: QueueBoardHandler;
 }
 
 export interface SlackApp {
@@ -62,6 +68,9 @@ export async function createSlackApp(options: SlackAppOptions): Promise<SlackApp
   const now = options.now ?? Date.now;
   const log = options.log.child({ component: 'slack' });
   const readiness: ReadinessCheck = options.readiness ?? (() => Promise.resolve({ ok: true, problems: [] }));
+  const health = createHealthHandler({ checks: { ready: readiness }, ...(options.metrics ? { metrics: options.metrics } : {}) });
+  // Operational routes first; they never reach Bolt, so they need no Slack signature.
+  const operational = (req: IncomingMessage, res: ServerResponse): boolean => health(req, res) || (options.board?.(req, res) ?? false);
   const logger = boltLoggerFrom(log);
   const retryConfig = { retries: options.webRetries ?? 2, factor: 2, minTimeout: 500, maxTimeout: 4000, randomize: true };
   const clientOptions = { slackApiUrl: options.apiUrl ?? 'https://slack.com/api/', retryConfig };
@@ -72,17 +81,17 @@ export async function createSlackApp(options: SlackAppOptions): Promise<SlackApp
   if (options.appToken) {
     const receiver = new SocketModeReceiver({ appToken: options.appToken, logger, installerOptions: { clientOptions } });
     const app = new App({ token: options.botToken, ...ids, receiver, socketMode: true, clientOptions, logger });
-    let health: Server | undefined;
+    let server: Server | undefined;
     return {
       app, web: slackWebFrom(app.client), mode: 'socket',
       start: async () => {
         await app.start();
-        health = await listen(createServer((req, res) => {
-          handleHealthRequest(req, res, readiness).then((handled) => { if (!handled) res.writeHead(404).end(); }, () => res.writeHead(500).end());
+        server = await listen(createServer((req, res) => {
+          if (!operational(req, res)) res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
         }), options.port, options.host);
       },
-      stop: async () => { await app.stop(); await close(health); },
-      port: () => (health?.address() as AddressInfo | null)?.port,
+      stop: async () => { await app.stop(); await close(server); },
+      port: () => (server?.address() as AddressInfo | null)?.port,
     };
   }
 
@@ -94,16 +103,18 @@ export async function createSlackApp(options: SlackAppOptions): Promise<SlackApp
   const app = new App({ token: options.botToken, ...ids, receiver, clientOptions, logger });
   const skew = options.maxClockSkewSeconds ?? 300;
   const server = createServer((req, res) => {
-    if (req.method === 'GET' && (req.url === '/healthz' || req.url?.startsWith('/readyz'))) {
-      handleHealthRequest(req, res, readiness).then((handled) => { if (!handled) res.writeHead(404).end(); }, () => res.writeHead(500).end());
-      return;
-    }
+    if (operational(req, res)) return;
     if (isFutureDated(req, now(), skew)) {
       log.warn({ header: req.headers['x-slack-request-timestamp'] }, 'refused a future-dated Slack request');
       res.writeHead(401).end();
       return;
     }
-    receiver.requestListener(req, res);
+    try {
+      receiver.requestListener(req, res);
+    } catch {
+      // Bolt throws (synchronously) for paths it does not route; uncaught, that would end the process.
+      if (!res.headersSent) res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+    }
   });
   let started = false;
   return {

@@ -1,21 +1,21 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Queue } from 'bullmq';
+import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import {
-  combineChecks, createHealthServer, createMetrics, queueCountsFrom, redisReadyCheck, workersReadyCheck,
-  type HealthServer, type ReadyCheck,
-} from '../../src/metrics/index.ts';
+import { createHealthServer, createMetrics, queueCountsFrom, type HealthServer, type ReadinessCheck } from '../../src/metrics/index.ts';
+import { botReadiness, redisReadiness, workerReadiness } from '../../src/queue/health-server.ts';
+import { triageQueueName } from '../../src/queue/names.ts';
+import { closedLoopbackPort } from './closed-port.ts';
 
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const servers: HealthServer[] = [];
 
-async function serve(ready: ReadyCheck, metrics = createMetrics({ processMetrics: false }).registry): Promise<string> {
+async function serve(ready: ReadinessCheck, metrics = createMetrics({ processMetrics: false }).registry): Promise<string> {
   const server = await createHealthServer({ port: 0, host: '127.0.0.1', checks: { ready }, metrics, readyTimeoutMs: 500 });
   servers.push(server);
   return `http://127.0.0.1:${server.port}`;
 }
 
-interface CombinedBody { ok: boolean; details: Record<string, { ok: boolean; details: Record<string, unknown> }> }
+interface ReadyBody { ok: boolean; problems?: string[]; warnings?: string[]; detail?: Record<string, unknown> }
 
 interface Sample { name: string; labels: Record<string, string>; value: number }
 
@@ -29,7 +29,7 @@ function parseExposition(text: string): Sample[] {
   });
 }
 
-const alwaysReady: ReadyCheck = async () => ({ ok: true, details: {} });
+const alwaysReady: ReadinessCheck = async () => ({ ok: true, problems: [] });
 
 afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.close()));
@@ -37,23 +37,23 @@ afterEach(async () => {
 
 describe('health endpoints', () => {
   it('/healthz answers 200 even when not ready', async () => {
-    const base = await serve(async () => ({ ok: false, details: { redis: 'down' } }));
+    const base = await serve(async () => ({ ok: false, problems: ['redis down'] }));
     const res = await fetch(`${base}/healthz`);
     expect(res.status).toBe(200);
     expect(await res.text()).toBe('ok\n');
   });
 
-  it('/readyz is 200 with details when the check passes', async () => {
-    const base = await serve(async () => ({ ok: true, details: { redis: 'PONG' } }));
+  it('/readyz is 200 with the check\'s body when it passes', async () => {
+    const base = await serve(async () => ({ ok: true, problems: [], detail: { queues: ['q'] } }));
     const res = await fetch(`${base}/readyz`);
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ ok: true, details: { redis: 'PONG' } });
+    expect(await res.json()).toEqual({ ok: true, problems: [], detail: { queues: ['q'] } });
   });
 
   it.each([
-    ['reports not ok', (async () => ({ ok: false, details: { redis: 'ECONNREFUSED' } })) as ReadyCheck, 'ECONNREFUSED'],
-    ['throws', (async () => { throw new Error('boom'); }) as ReadyCheck, 'boom'],
-    ['hangs', (() => new Promise(() => {})) as ReadyCheck, 'did not answer within 500 ms'],
+    ['reports not ok', (async () => ({ ok: false, problems: ['Redis is not reachable (ECONNREFUSED)'] })) as ReadinessCheck, 'ECONNREFUSED'],
+    ['throws', (async () => { throw new Error('boom'); }) as ReadinessCheck, 'boom'],
+    ['hangs', (() => new Promise(() => {})) as ReadinessCheck, 'did not answer within 500 ms'],
   ])('/readyz is 503 when the check %s', async (_name, check, text) => {
     const base = await serve(check);
     const res = await fetch(`${base}/readyz`);
@@ -70,33 +70,68 @@ describe('health endpoints', () => {
   });
 });
 
-describe('combined readiness: Redis reachable and workers running', () => {
+describe('readiness against a real Redis', () => {
   let redis: Redis;
-  beforeAll(() => { redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 }); });
-  afterAll(async () => { redis.disconnect(); });
+  let dead: Redis;
+  beforeAll(async () => {
+    redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+    // Nothing listens on this loopback port: the connection is refused at once.
+    dead = new Redis(`redis://127.0.0.1:${await closedLoopbackPort()}`, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    dead.on('error', () => undefined);
+  });
+  afterAll(async () => { redis.disconnect(); dead.disconnect(); });
 
-  it('is ready with a live Redis and running workers, and 503 names the stopped worker', async () => {
+  it('a worker is ready with a live Redis and running workers; 503 names the stopped worker', async () => {
     let running = true;
-    const workers = () => [{ name: 'why-blocked.probes.dc1', isRunning: () => running }];
-    const base = await serve(combineChecks({ redis: redisReadyCheck(redis), workers: workersReadyCheck(workers) }));
+    const workers = [{ name: 'why-blocked.probes.dc1', isRunning: () => running }];
+    const base = await serve(workerReadiness(redis, workers));
     const ok = await fetch(`${base}/readyz`);
     expect(ok.status).toBe(200);
-    expect(((await ok.json()) as CombinedBody).details.redis!.details.reply).toBe('PONG');
+    expect(((await ok.json()) as ReadyBody).detail?.queues).toEqual(['why-blocked.probes.dc1']);
     running = false;
     const bad = await fetch(`${base}/readyz`);
     expect(bad.status).toBe(503);
-    expect(((await bad.json()) as CombinedBody).details.workers!.details.stopped).toEqual(['why-blocked.probes.dc1']);
+    expect(((await bad.json()) as ReadyBody).problems?.join(' ')).toContain('the worker for why-blocked.probes.dc1 is not running');
   });
 
-  it('is not ready when Redis refuses connections', async () => {
-    const dead = new Redis('redis://127.0.0.1:1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  it('a worker process without any BullMQ worker is not ready', async () => {
+    const res = await fetch(`${await serve(workerReadiness(redis, []))}/readyz`);
+    expect(res.status).toBe(503);
+  });
+
+  it.each([
+    ['Redis alone', () => redisReadiness(dead)],
+    ['a worker', () => workerReadiness(dead, [{ name: 'why-blocked.triage', isRunning: () => true }])],
+  ])('%s is not ready when Redis refuses connections, and says what to check', async (_n, check) => {
+    const res = await fetch(`${await serve(check())}/readyz`);
+    expect(res.status).toBe(503);
+    expect(((await res.json()) as ReadyBody).problems?.join(' ')).toMatch(/Redis is not reachable .*check REDIS_URL/);
+  });
+
+  it('the bot is not ready without a triage worker, ready with one (an idle site is a warning), and 503 when Redis is down', async () => {
+    const prefix = `wbtest-ready-${process.pid}`;
+    const live = botReadiness(redis, prefix, ['dc1']);
+    const down = botReadiness(dead, prefix, ['dc1']);
     try {
-      const base = await serve(combineChecks({ redis: redisReadyCheck(dead) }));
-      const res = await fetch(`${base}/readyz`);
-      expect(res.status).toBe(503);
-      expect(((await res.json()) as CombinedBody).details.redis!.ok).toBe(false);
+      const none = await fetch(`${await serve(live.check)}/readyz`);
+      expect(none.status).toBe(503);
+      expect(((await none.json()) as ReadyBody).problems?.join(' ')).toContain('no worker serves why-blocked.triage');
+      const running = new Worker(triageQueueName, async () => undefined, { connection: { url: redisUrl, maxRetriesPerRequest: null }, prefix });
+      try {
+        await running.waitUntilReady();
+        const ok = await fetch(`${await serve(live.check)}/readyz`);
+        expect(ok.status).toBe(200);
+        const body = (await ok.json()) as ReadyBody;
+        expect(body.warnings).toEqual(expect.arrayContaining([expect.stringContaining('no worker serves why-blocked.probes.dc1')]));
+        expect(body.detail?.sitesWithoutWorker).toEqual(['dc1']);
+      } finally {
+        await running.close();
+      }
+      const bad = await fetch(`${await serve(down.check)}/readyz`);
+      expect(bad.status).toBe(503);
     } finally {
-      dead.disconnect();
+      await live.close();
+      await down.close();
     }
   });
 });
