@@ -1,3 +1,4 @@
+import { AuditLog } from '../fix/audit-log.ts';
 import { Worker, type ConnectionOptions, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../log/create-logger.ts';
@@ -38,6 +39,8 @@ export interface CreateWorkersOptions {
   /** @defaultValue 1 */
   maxStalledCount?: number;
   now?: () => number;
+  /** WHY_BLOCKED_AUDIT_FILE, resolved: this process's JSON-lines copy of the proposals it records (the Redis stream is shared). */
+  auditFile?: string;
   /** Counts triages and probes as they finish (wrap processChange for change outcomes). */
   metrics?: Pick<WhyBlockedMetrics, 'observeTriage' | 'observeProbe' | 'observeEvidence'>;
 }
@@ -88,7 +91,8 @@ export function createWorkers(options: CreateWorkersOptions): WorkerSet {
 
   if (options.assembleReport) {
     const proposals = new ProposalStore(stateRedis, prefix, options.proposalPolicy);
-    const processor = createTriageProcessor({ assembleReport: options.assembleReport, state, proposals, log: log.child({ component: 'triage-worker' }), now, ...metrics });
+    const audit = new AuditLog({ redis: stateRedis, prefix, now, ...(options.auditFile ? { file: options.auditFile } : {}) });
+    const processor = createTriageProcessor({ assembleReport: options.assembleReport, state, proposals, audit, log: log.child({ component: 'triage-worker' }), now, ...metrics });
     const worker = watch(new Worker(triageQueueName, processor, {
       ...workerOptions, connection: connect() as unknown as ConnectionOptions, concurrency: 16,
     }), 'triage');

@@ -114,7 +114,7 @@ export async function startServices(options: ServicesOptions): Promise<RunningSe
       pool = sshPool;
       cleanups.push(() => sshPool.close());
       const set = createWorkers({
-        redisUrl, prefix, log, sites, proposalPolicy, metrics,
+        redisUrl, prefix, log, sites, proposalPolicy, metrics, auditFile: resolve(options.cwd, config.WHY_BLOCKED_AUDIT_FILE),
         runProbe: inventoryRunProbe({ inventory, pool: sshPool, connectTimeoutMs: config.WHY_BLOCKED_CONNECT_TIMEOUT_MS }),
         assembleReport: analyzerAssembleReport(),
         changeLockDurationMs: (config.WHY_BLOCKED_DEADMAN_SECONDS + 60) * 1000,
@@ -160,6 +160,7 @@ export async function startServices(options: ServicesOptions): Promise<RunningSe
         ...(options.webRetries === undefined ? {} : { webRetries: options.webRetries }),
         redisUrl, prefix, allowed: config.WHY_BLOCKED_ALLOWED, approvers: config.WHY_BLOCKED_APPROVERS,
         resolveHost: planning.resolveHost, probePlan: planning.probePlan, proposalPolicy, sites: known, ...triageTimings(config),
+        auditFile: resolve(options.cwd, config.WHY_BLOCKED_AUDIT_FILE),
       });
       bot = created;
       await created.start();

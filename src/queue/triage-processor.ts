@@ -1,8 +1,10 @@
 import type { Job } from 'bullmq';
+import type { AuditSink } from '../fix/audit-log.ts';
 import type { Logger } from '../log/create-logger.ts';
 import type { WhyBlockedMetrics } from '../metrics/create-metrics.ts';
 import type { EvidenceItem, ProbeName } from '../triage/report-types.ts';
 import { triageJobDataSchema } from './job-schemas.ts';
+import { proposalAuditDiff } from './proposal-audit-diff.ts';
 import type { ProposalStore } from './proposal-store.ts';
 import type { AssembleReport, ProbeFailure } from './triage-ports.ts';
 import type { ProposalRef, TriageStateStore } from './triage-state-store.ts';
@@ -13,6 +15,8 @@ export interface TriageProcessorDeps {
   proposals: ProposalStore;
   log: Logger;
   now: () => number;
+  /** Every proposal made is recorded (who asked, the host, the hash it was computed on, the diff). */
+  audit?: AuditSink;
   /** Triages by cause and their duration, from enqueue (the parent job's creation) to verdict. */
   metrics?: Pick<WhyBlockedMetrics, 'observeTriage'>;
 }
@@ -45,6 +49,11 @@ export function createTriageProcessor(deps: TriageProcessorDeps) {
           requester: triage.requester, channel: triage.channel, ts: triage.ts,
         }, nowMs);
         refs.push({ fixId: fix.id, proposalId: proposal.id });
+        await deps.audit?.record({
+          event: 'proposal', outcome: 'ok', by: triage.requester, host: fix.host, proposalId: proposal.id, triageId: data.triageId,
+          ...(report.rulesetHash === undefined ? {} : { hashBefore: report.rulesetHash }),
+          diff: proposalAuditDiff(report, fix), message: `proposed ${fix.title}: ${fix.effect}`,
+        });
       }
     }
     await deps.state.finish(data.triageId, report, refs);

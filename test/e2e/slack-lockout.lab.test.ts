@@ -93,6 +93,6 @@ describeLab('Slack apply of a fix that locks the bot out: the host heals itself 
     const relogin = await lab!.exec('client', ['bash', '-c', `exec 3<>/dev/tcp/${lab!.hosts.server!.addresses[0]}/22 && head -c 4 <&3`]);
     expect(relogin.stdout).toBe('SSH-');
     const trail = (await readAuditStream(redis!, prefix, { host: 'server' })).filter((r) => r.proposalId === proposalId).map((r) => `${r.event}:${r.outcome}`);
-    expect(trail).toEqual(['approval:ok', 'verification:failed', 'deadman:ok', 'apply:failed']);
+    expect(trail).toEqual(['proposal:ok', 'approval:ok', 'verification:failed', 'deadman:ok', 'apply:failed']);
   }, 120_000);
 });

@@ -122,6 +122,11 @@ describeLab('Slack → BullMQ → real probes on the seed lab → verdict → Ap
 
     // One trail for the whole story: who approved, what was applied and verified, what was persisted.
     const trail = (await readAuditStream(redis!, prefix, { host: 'server' })).filter((r) => r.proposalId === proposalId).map((r) => `${r.event}:${r.outcome}:${r.by}`);
+    expect(trail[0]).toBe('proposal:ok:UREQ');
+    const proposed = (await readAuditStream(redis!, prefix, { host: 'server' })).find((r) => r.proposalId === proposalId && r.event === 'proposal')!;
+    expect(proposed.hashBefore).toMatch(/^sha256:[0-9a-f]{64}$/);
+    // The top fix is the narrowest: one ACCEPT for this client, inserted before the REJECT.
+    expect(proposed.diff).toEqual([expect.stringMatching(/^\+ -A INPUT -s \S+\/32 -p tcp -m tcp --dport 23 .*-j ACCEPT$/)]);
     expect(trail).toEqual(expect.arrayContaining(['refusal:refused:UNOTAPPROVER', 'approval:ok:UAPPROVER', 'verification:ok:UAPPROVER', 'apply:ok:UAPPROVER', 'persist:ok:UAPPROVER']));
   }, 90_000);
 });

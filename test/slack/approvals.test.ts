@@ -21,7 +21,7 @@ async function verdictFor(proposalPolicy: ProposalPolicy = {}, requester = 'UREQ
 
 /** The audit trail's decisions, as `event:outcome:user` (the change worker adds the changes). */
 async function decisions(h: Harness): Promise<string[]> {
-  return (await readAuditStream(h.redis, h.prefix)).map((r) => `${r.event}:${r.outcome}:${r.by}`);
+  return (await readAuditStream(h.redis, h.prefix)).filter((r) => r.event !== 'proposal').map((r) => `${r.event}:${r.outcome}:${r.by}`);
 }
 
 /** Slack traffic settles: the updater has had time to act on anything it was going to do. */
@@ -49,6 +49,8 @@ describe('approving a fix from Slack', () => {
     expect(audit.filter((r) => r.event === 'approval')).toHaveLength(1);
     expect(audit.filter((r) => r.event === 'refusal')).toHaveLength(19);
     expect(audit.find((r) => r.event === 'approval')).toMatchObject({ outcome: 'ok', host: 'web01', proposalId: v.proposalId, triageId: v.triageId });
+    // The worker recorded the proposal itself when the verdict was made, before anyone clicked.
+    expect(audit[0]).toMatchObject({ event: 'proposal', outcome: 'ok', by: 'UREQ', host: 'web01', proposalId: v.proposalId });
   });
 
   const refusals: [string, ProposalPolicy, 'worker' | 'bot', string, string, RegExp][] = [
