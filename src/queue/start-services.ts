@@ -160,7 +160,7 @@ export async function startServices(options: ServicesOptions): Promise<RunningSe
         ...(options.webRetries === undefined ? {} : { webRetries: options.webRetries }),
         redisUrl, prefix, allowed: config.WHY_BLOCKED_ALLOWED, approvers: config.WHY_BLOCKED_APPROVERS,
         resolveHost: planning.resolveHost, probePlan: planning.probePlan, proposalPolicy, sites: known, ...triageTimings(config),
-        auditFile: resolve(options.cwd, config.WHY_BLOCKED_AUDIT_FILE),
+        auditFile: resolve(options.cwd, config.WHY_BLOCKED_AUDIT_FILE), observeTriage: metrics.observeTriage,
       });
       bot = created;
       await created.start();

@@ -39,6 +39,8 @@ export interface BotOptions extends SlackAppOptions {
   watchdogIntervalMs?: number;
   /** @defaultValue 1000 */
   updaterBlockMs?: number;
+  /** Counts triages the watchdog marks timed out (the rest are counted where they finish, in the workers). */
+  observeTriage?: (o: { cause: string; durationMs: number; outcome: 'timed_out' }) => void;
   /** WHY_BLOCKED_AUDIT_FILE, resolved: the bot's JSON-lines copy of its decisions (the Redis stream is shared). */
   auditFile?: string;
   /** Sites whose probe queues /readyz looks at for workers (usually every inventory site). @defaultValue [] */
@@ -87,6 +89,7 @@ export async function createBot(options: BotOptions): Promise<Bot> {
     consumerName: `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
     ...(options.watchdogIntervalMs === undefined ? {} : { watchdogIntervalMs: options.watchdogIntervalMs }),
     ...(options.updaterBlockMs === undefined ? {} : { blockMs: options.updaterBlockMs }),
+    ...(options.observeTriage ? { onTimedOut: ({ ageMs }: { ageMs: number }) => options.observeTriage!({ cause: 'none', durationMs: ageMs, outcome: 'timed_out' }) } : {}),
   });
   return {
     slack, triage, proposals, changes, updater,

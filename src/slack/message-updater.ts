@@ -23,6 +23,8 @@ export interface MessageUpdaterOptions {
   /** @defaultValue 1000 */
   blockMs?: number;
   now?: () => number;
+  /** Told about each triage the watchdog gives up on (the timed-out count on /metrics). */
+  onTimedOut?: (triage: { triageId: string; ageMs: number }) => void;
 }
 
 export interface MessageUpdater {
@@ -139,6 +141,8 @@ export function createMessageUpdater(options: MessageUpdaterOptions): MessageUpd
     for (const triageId of await state.claimOverdue(now())) {
       log.warn({ triageId }, 'triage overdue: marking timed out');
       await state.fail(triageId, 'timed-out', 'No verdict before the deadline: some probes never finished (worker down, or host too slow).');
+      const createdAtMs = (await state.get(triageId))?.createdAtMs;
+      options.onTimedOut?.({ triageId, ageMs: createdAtMs === undefined ? 0 : now() - createdAtMs });
     }
   }
 

@@ -60,11 +60,16 @@ describe('a /why-blocked request end to end (Bolt + Redis + BullMQ workers + fak
   });
 
   it('says so when no verdict arrives before the deadline (no probe worker for the site)', async () => {
-    h = await startHarness({ bot: { triageTimeoutMs: 1500 }, workerOptions: { sites: [] } });
+    const gaveUp: { cause: string; durationMs: number; outcome: string }[] = [];
+    h = await startHarness({ bot: { triageTimeoutMs: 1500, observeTriage: (o) => gaveUp.push(o) }, workerOptions: { sites: [] } });
     await h.command('web01 23');
     const { fake } = h;
     const timedOut = await fake.waitFor(() => fake.callsTo('chat.update').find((c) => /timed out/.test(textOf(c))), 'timeout update');
     expect(textOf(timedOut)).toMatch(/timed out after \d/);
+    // Counted once, as timed out, for /metrics (the count may land just after the message update).
+    await fake.waitFor(() => gaveUp[0], 'timed-out count');
+    expect(gaveUp).toEqual([{ cause: 'none', durationMs: expect.any(Number), outcome: 'timed_out' }]);
+    expect(gaveUp[0]!.durationMs).toBeGreaterThanOrEqual(1500);
     expect(textOf(timedOut)).toMatch(/Unfinished: connect, listener, firewall, capture/);
     // A failed check is not reused: asking again starts a new one.
     await h.command('web01 23');
