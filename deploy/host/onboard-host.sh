@@ -4,7 +4,8 @@
 # It (1) creates the probe user (no password, key login only), (2) authorizes the bot's public key
 # with from="<worker addresses>",restrict so the key is useless from anywhere else and gets no pty,
 # forwarding or agent, and (3) installs the sudoers file (after `visudo -cf`) and, when present next
-# to this script, the root-owned change helper. Running it again converges to the same state.
+# to this script, the root-owned helpers the sudoers file names: why-blocked-change (apply) and
+# why-blocked-probe (read-only checks). Running it again converges to the same state.
 set -euo pipefail
 umask 022
 
@@ -17,6 +18,7 @@ Usage: onboard-host.sh --pubkey FILE --from CIDR[,CIDR...] [options]
   --user NAME            probe user to create (default: whyblocked; must match the inventory ssh.user)
   --sudoers FILE         sudoers file to install (default: why-blocked.sudoers next to this script)
   --change-helper FILE   root-owned apply helper (default: why-blocked-change next to this script, if present)
+  --probe-helper FILE    root-owned probe helper (default: why-blocked-probe next to this script, if present)
   --root DIR             operate on DIR as if it were / (user database, home, sudoers.d): for tests and images
   -h, --help             this text
 USAGE
@@ -26,8 +28,9 @@ die() { echo "onboard-host: $*" >&2; exit 2; }
 say() { echo "onboard-host: $*"; }
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-pubkey_file='' from='' user='whyblocked' root='' sudoers="$here/why-blocked.sudoers" helper=''
+pubkey_file='' from='' user='whyblocked' root='' sudoers="$here/why-blocked.sudoers" helper='' probe_helper=''
 [ -e "$here/why-blocked-change" ] && helper="$here/why-blocked-change"
+[ -e "$here/why-blocked-probe" ] && probe_helper="$here/why-blocked-probe"
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -36,6 +39,7 @@ while [ $# -gt 0 ]; do
     --user) [ $# -ge 2 ] || die "--user needs a name"; user=$2; shift 2 ;;
     --sudoers) [ $# -ge 2 ] || die "--sudoers needs a file"; sudoers=$2; shift 2 ;;
     --change-helper) [ $# -ge 2 ] || die "--change-helper needs a file"; helper=$2; shift 2 ;;
+    --probe-helper) [ $# -ge 2 ] || die "--probe-helper needs a file"; probe_helper=$2; shift 2 ;;
     --root) [ $# -ge 2 ] || die "--root needs a directory"; root=$2; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; die "unknown argument: $1" ;;
@@ -75,6 +79,7 @@ done
 
 [ -r "$sudoers" ] || die "--sudoers $sudoers is not a readable file"
 if [ -n "$helper" ]; then [ -r "$helper" ] || die "--change-helper $helper is not a readable file"; fi
+if [ -n "$probe_helper" ]; then [ -r "$probe_helper" ] || die "--probe-helper $probe_helper is not a readable file"; fi
 
 # The sudoers file names the probe user; stage it for --user and validate it now.
 staged=$(mktemp)
@@ -139,10 +144,13 @@ fi
 rm -f "$staged"
 trap - EXIT
 
-if [ -n "$helper" ]; then
+# Root-owned and not writable by the probe user: sudo runs them as root with checked arguments.
+for pair in "why-blocked-change:$helper" "why-blocked-probe:$probe_helper"; do
+  name=${pair%%:*} src=${pair#*:}
+  [ -n "$src" ] || continue
   install -d -m 0755 -o root -g root "$root/usr/local/libexec/why-blocked"
-  install -m 0755 -o root -g root "$helper" "$root/usr/local/libexec/why-blocked/why-blocked-change"
-  say "installed the change helper in /usr/local/libexec/why-blocked/"
-fi
+  install -m 0755 -o root -g root "$src" "$root/usr/local/libexec/why-blocked/$name"
+  say "installed $name in /usr/local/libexec/why-blocked/"
+done
 
 say "done. Next: run deploy/host/collect-host-keys.sh for this host from the bot side and compare fingerprints."

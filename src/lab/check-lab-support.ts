@@ -57,6 +57,7 @@ export function resolveLabBinaries(plan: LabPlan, path: string): Record<string, 
     }
     for (const l of h.listeners) if (l.kind === 'inetd') needed.add(l.program);
   }
+  if (plan.hosts.some((h) => h.login)) for (const b of ['nsenter', 'mount', 'visudo', 'sudo']) needed.add(b);
   const found: Record<string, string> = {};
   const missing: string[] = [];
   for (const name of needed) {

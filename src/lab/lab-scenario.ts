@@ -39,6 +39,24 @@ export interface LabRouteSpec {
   via: string;
 }
 
+/**
+ * A least-privilege login on one host: the product logs in as `user` with `ssh.sudo: true`, and
+ * sudo grants exactly `sudoers`. The account and the sudoers file exist only inside this host's
+ * namespace (its /etc/netns copy of passwd, group and sudoers.d); the real machine's user database
+ * and sudo policy are never touched.
+ */
+export interface LabLoginSpec {
+  /** Login name, e.g. `whyblocked` (the name the shipped sudoers file grants). */
+  user: string;
+  /** Installed as /etc/sudoers.d/why-blocked inside this host only, after `visudo -cf`. */
+  sudoers: string;
+  /**
+   * File name → content of root-owned 0755 helpers under /usr/local/libexec/why-blocked/, visible
+   * to this host's SSH sessions only (an overlay in sshd's own mount namespace).
+   */
+  libexec?: Record<string, string>;
+}
+
 export interface LabHostSpec {
   /** The first interface's address is the host's primary address (SSH, inventory, `{{host}}`). */
   interfaces: LabInterfaceSpec[];
@@ -52,6 +70,8 @@ export interface LabHostSpec {
   sysctls?: Record<string, string>;
   /** Hosts without sshd cannot be managed; only routers usually opt out. @defaultValue true */
   sshd?: boolean;
+  /** Log in as an unprivileged user with sudo instead of root. @defaultValue root, no sudo */
+  login?: LabLoginSpec;
 }
 
 export interface LabSegmentSpec {

@@ -51,6 +51,8 @@ export function renderInventory(labName: string, scenario: string, hosts: Planne
       address: h.addresses.length === 1 ? h.addresses[0] : h.addresses,
       ...(h.aliases.length > 0 ? { aliases: h.aliases } : {}),
       site: 'lab',
+      // A least-privilege host: the product must go through sudo and the host's sudoers file.
+      ...(h.login ? { ssh: { user: h.login.user, sudo: true } } : {}),
     }])),
   };
   return `# why-blocked lab ${labName} (scenario ${scenario}); removed by \`why-blocked lab down ${labName}\`\n${stringify(doc)}`;

@@ -3,7 +3,7 @@ import {
   formatCidr, hostIpv4, hostIpv6, maxHostId, maxSegments, rootHostId, segmentIpv6Prefix, segmentSubnet,
   type Ipv4Cidr,
 } from './lab-addressing.ts';
-import type { LabFirewallSpec, LabListenerSpec, LabScenario } from './lab-scenario.ts';
+import type { LabFirewallSpec, LabListenerSpec, LabLoginSpec, LabScenario } from './lab-scenario.ts';
 
 /** Everything `startLab` will create, computed up front (pure) so a bad scenario fails before any I/O. */
 export interface PlannedInterface {
@@ -30,6 +30,7 @@ export interface PlannedHost {
   etcFiles: Record<string, string>;
   sysctls: Record<string, string>;
   sshd: boolean;
+  login?: LabLoginSpec;
 }
 
 export interface LabPlan {
@@ -119,6 +120,16 @@ export function planLab(scenario: LabScenario, name: string, subnet: Ipv4Cidr): 
     if (spec.firewall?.rules6 !== undefined && spec.firewall.backend === 'nft') {
       throw invalid(s, `host "${hostName}": rules6 is for iptables backends; put IPv6 rules in the nft script`);
     }
+    if (spec.login) {
+      if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(spec.login.user) || spec.login.user === 'root') {
+        throw invalid(s, `host "${hostName}" login user "${spec.login.user}" must be a lowercase login name other than root`);
+      }
+      if (spec.sshd === false) throw invalid(s, `host "${hostName}" has a login user but no sshd`);
+      const bad = Object.keys(spec.login.libexec ?? {}).find((f) => !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(f));
+      if (bad !== undefined) throw invalid(s, `host "${hostName}" libexec file "${bad}" must be a plain file name`);
+      const reserved = ['passwd', 'group', 'sudoers.d'].find((f) => Object.keys(spec.etcFiles ?? {}).some((e) => e === f || e.startsWith(`${f}/`)));
+      if (reserved) throw invalid(s, `host "${hostName}" has a login user, which owns /etc/${reserved}; drop that etc file`);
+    }
     return {
       name: hostName,
       ns: `${name}-${hostName}`,
@@ -131,6 +142,7 @@ export function planLab(scenario: LabScenario, name: string, subnet: Ipv4Cidr): 
       etcFiles: spec.etcFiles ?? {},
       sysctls: { ...defaultSysctls, ...spec.sysctls },
       sshd: spec.sshd ?? true,
+      ...(spec.login ? { login: spec.login } : {}),
     };
   });
 

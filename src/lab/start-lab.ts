@@ -9,6 +9,7 @@ import { createLabNetwork } from './create-lab-network.ts';
 import { defaultLabCidr, parseLabCidr, pickLabSubnet, type Ipv4Cidr } from './lab-addressing.ts';
 import { installEtcFiles } from './lab-etc-files.ts';
 import { listenerArgv } from './lab-listener-script.ts';
+import { addLoginEtcFiles, checkLoginSudoers, loginSshdConfig, mountLoginOverlay } from './lab-login.ts';
 import { startLabDaemon } from './start-lab-daemon.ts';
 import type { LabScenario } from './lab-scenario.ts';
 import { generateKey, renderInventory, renderKnownHosts, renderSshdConfig, writePrivateFile } from './lab-ssh-files.ts';
@@ -226,6 +227,14 @@ export async function startLab(scenarioOrName: string | LabScenario, options: St
     for (const h of plan.hosts) mkdirSync(hostDir(h.name), { recursive: true, mode: 0o700 });
     giveRootOwnHome(plan.hosts, hostDir);
     addLabHostsFile(plan.hosts);
+    if (plan.hosts.some((h) => h.login)) {
+      const realGroup = readFileSync('/etc/group', 'utf8');
+      const realPasswd = readFileSync('/etc/passwd', 'utf8');
+      for (const h of plan.hosts) {
+        await checkLoginSudoers(h, bins.visudo!, hostDir(h.name));
+        addLoginEtcFiles(h, realPasswd, realGroup);
+      }
+    }
     const sshHosts = plan.hosts.filter((h) => h.sshd);
     const privateKeyFile = join(state.dir, 'id_ed25519');
 
@@ -276,8 +285,12 @@ export async function startLab(scenarioOrName: string | LabScenario, options: St
       const daemons: Promise<number>[] = [];
       if (h.sshd) {
         const config = join(d, 'sshd_config');
-        writePrivateFile(config, renderSshdConfig({ hostKey: join(d, 'ssh_host_ed25519_key'), pidFile: join(d, 'sshd.pid'), authorizedKeys }));
-        daemons.push(startDaemonFor(h.ns, [sshdPath, '-D', '-e', '-f', config], join(d, 'sshd.log'), join(d, 'sshd.pid')));
+        writePrivateFile(config, renderSshdConfig({ hostKey: join(d, 'ssh_host_ed25519_key'), pidFile: join(d, 'sshd.pid'), authorizedKeys }) + loginSshdConfig(h));
+        const sshd = startDaemonFor(h.ns, [sshdPath, '-D', '-e', '-f', config], join(d, 'sshd.log'), join(d, 'sshd.pid'));
+        daemons.push(h.login ? sshd.then(async (pid) => {
+          await mountLoginOverlay(h, { nsenter: bins.nsenter!, mount: bins.mount!, hostDir: d, sshdPid: pid, publicKey: keys[0]! });
+          return pid;
+        }) : sshd);
       }
       if (h.listeners.length > 0) {
         const ready = join(d, 'listeners.ready');

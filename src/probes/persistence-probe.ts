@@ -5,6 +5,7 @@ import type { FirewallData, FlowVerdict, PersistenceData, RulesetDump, SavedRule
 import { type CommandOutput, describeFailure, lines } from './command-output.ts';
 import { describeVerdict } from './firewall-probe.ts';
 import type { ExplainFlow } from './ports.ts';
+import { requireAbsolutePath } from './probe-args.ts';
 import { diffDumps, diffLines } from './ruleset-text.ts';
 
 const savedTextFiles: { path: string; kind: SavedRulesetInfo['kind'] }[] = [
@@ -17,17 +18,26 @@ const savedTextFiles: { path: string; kind: SavedRulesetInfo['kind'] }[] = [
 ];
 const nftConfFiles = ['/etc/nftables.conf', '/etc/sysconfig/nftables.conf'] as const;
 
-/**
- * Loads an nftables config into a fresh, empty network namespace and lists it as JSON: the exact
- * ruleset a boot would load, parsed by nft itself, without touching the running rules.
- */
-export const nftConfScript = 'test -f "$1" || exit 3; exec unshare -n -- sh -c \'nft -f "$1" && nft -j list ruleset\' sh "$1"';
+/** Where deploy/host/onboard-host.sh installs deploy/host/why-blocked-probe. */
+export const defaultProbeHelperPath = '/usr/local/libexec/why-blocked/why-blocked-probe';
+
+export interface PersistenceCommandOptions {
+  /** @defaultValue defaultProbeHelperPath */
+  probeHelperPath?: string;
+}
 
 export type PersistenceCommandKey =
   | 'saved-files' | 'nftables-conf' | 'sysconfig-nftables-conf' | 'nftables-enabled' | 'firewalld-permanent' | 'firewalld-runtime';
 
-export function buildPersistenceCommands(): Record<PersistenceCommandKey, RemoteCommand> {
-  const nftConf = (path: string): RemoteCommand => ({ argv: ['sh', '-c', nftConfScript, 'why-blocked-nftconf', path], sudo: true, timeoutMs: 5000, maxOutputBytes: 8 * 1024 * 1024 });
+/**
+ * The nftables configs are checked by the root-owned helper (`why-blocked-probe nft-conf FILE`):
+ * it loads the file into a fresh, empty network namespace and lists it as JSON, i.e. the exact
+ * ruleset a boot would load, parsed by nft itself, without touching the running rules. That needs
+ * two commands in one namespace, which a sudoers entry cannot express without a shell.
+ */
+export function buildPersistenceCommands(options: PersistenceCommandOptions = {}): Record<PersistenceCommandKey, RemoteCommand> {
+  const helper = requireAbsolutePath(options.probeHelperPath ?? defaultProbeHelperPath);
+  const nftConf = (path: string): RemoteCommand => ({ argv: [helper, 'nft-conf', path], sudo: true, timeoutMs: 5000, maxOutputBytes: 8 * 1024 * 1024 });
   return {
     'saved-files': { argv: ['grep', '-sH', '', ...savedTextFiles.map((f) => f.path)], sudo: true, timeoutMs: 3000, maxOutputBytes: 8 * 1024 * 1024 },
     'nftables-conf': nftConf(nftConfFiles[0]),
@@ -79,6 +89,9 @@ export function parsePersistenceOutputs(outputs: Partial<Record<PersistenceComma
       if (nftLoadsAtBoot) nftSaved.push({ path, out: o });
     }
   }
+  // sudo says "command not found" for a missing helper; a root login's shell exits 127.
+  const helperMissing = (['nftables-conf', 'sysconfig-nftables-conf'] as const)
+    .some((k) => outputs[k] !== undefined && (outputs[k].code === 127 || /command not found/.test(outputs[k].stderr)));
   const fwPermanent = outputs['firewalld-permanent'];
   const fwRuntime = outputs['firewalld-runtime'];
   const firewalldBoth = fwPermanent?.code === 0 && fwRuntime?.code === 0;
@@ -121,6 +134,7 @@ export function parsePersistenceOutputs(outputs: Partial<Record<PersistenceComma
       data.note = `the saved rules could not be simulated: ${err instanceof Error ? err.message : String(err)}`;
     }
   }
+  if (helperMissing) raw.push('nftables.conf not checked: why-blocked-probe is not installed on the host (deploy/host/onboard-host.sh installs it)');
   raw.push(...data.drift.onlyRuntime.slice(0, 5).map((l) => `running only: ${l}`), ...data.drift.onlySaved.slice(0, 5).map((l) => `saved only:   ${l}`));
   const saved: FlowVerdict | undefined = data.saved;
   let summary: string;

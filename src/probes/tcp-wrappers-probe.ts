@@ -3,7 +3,7 @@ import type { EvidenceItem } from '../triage/report-types.ts';
 import type { TcpWrappersData } from '../triage/evidence-types.ts';
 import { type CommandOutput, describeFailure, failedEvidence, lines } from './command-output.ts';
 import { evaluateHostsAccess } from './hosts-access.ts';
-import { requirePid } from './probe-args.ts';
+import { requireAbsolutePath, requirePid } from './probe-args.ts';
 
 // /etc/services too: inetd.conf names services, and the host's own table says which name is the port.
 export const wrappersFiles = ['/etc/hosts.allow', '/etc/hosts.deny', '/etc/inetd.conf', '/etc/xinetd.conf', '/etc/xinetd.d', '/etc/services'] as const;
@@ -24,21 +24,53 @@ export function parseServicesOutput(stdout: string, port: number): string[] {
   return [...new Set(names)];
 }
 
-/**
- * For the listening process: its executable, and `ldd` of it (and of sshd-session, which is the
- * binary that runs the libwrap check in OpenSSH ≥ 9.8 on Debian).
- */
-export const libwrapScript = [
-  'exe=$(readlink -f "/proc/$1/exe") || exit 3',
-  'echo "exe $exe"',
-  'set -- "$exe"',
-  'case "${exe##*/}" in sshd) for s in /usr/lib/openssh/sshd-session /usr/libexec/openssh/sshd-session; do if [ -x "$s" ]; then set -- "$@" "$s"; fi; done;; esac',
-  'for f in "$@"; do echo "ldd $f"; ldd "$f" 2>&1; done',
-].join('; ');
+/** OpenSSH >= 9.8 (Debian) runs the libwrap check in sshd-session, not in the listening sshd. */
+export const sshdSessionPaths = ['/usr/lib/openssh/sshd-session', '/usr/libexec/openssh/sshd-session'] as const;
 
-export function buildLibwrapCommand(options: { pid: number }): RemoteCommand {
+/**
+ * The listening process's executable. Only this needs root (other users' /proc/PID/exe), so it is
+ * one fixed command the sudoers file allows with a numeric-PID pattern, not a script.
+ */
+export function buildExeCommand(options: { pid: number }): RemoteCommand {
   const pid = requirePid(options.pid);
-  return { argv: ['bash', '-c', libwrapScript, 'why-blocked-libwrap', String(pid)], sudo: true, timeoutMs: 3000, maxOutputBytes: 64 * 1024 };
+  return { argv: ['readlink', '-f', `/proc/${pid}/exe`], sudo: true, timeoutMs: 3000, maxOutputBytes: 4096 };
+}
+
+/**
+ * The path `readlink -f` printed, if it is one the scan may be given: a replaced binary reads
+ * "/usr/sbin/sshd (deleted)", and odd characters are not worth quoting to a host.
+ */
+export function parseExeOutput(out: CommandOutput): string | undefined {
+  if (out.code !== 0 || out.timedOut) return undefined;
+  const exe = out.stdout.split('\n')[0]!;
+  try {
+    return requireAbsolutePath(exe);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether each binary names libwrap.so among its libraries, without sudo and without `ldd` (which
+ * runs the binary's own loader). A dynamically linked user of libwrap carries the soname in its
+ * .dynstr; `-m1` stops at the first hit. Binaries are world-readable on the distributions we
+ * know; an unreadable one leaves the answer unknown rather than guessed.
+ */
+export function buildLibwrapScanCommand(options: { exe: string }): RemoteCommand {
+  const exe = requireAbsolutePath(options.exe);
+  const files = exe.slice(exe.lastIndexOf('/') + 1) === 'sshd' ? [exe, ...sshdSessionPaths] : [exe];
+  return { argv: ['grep', '-sHcF', '-m1', 'libwrap.so', '--', ...files], timeoutMs: 5000, maxOutputBytes: 64 * 1024 };
+}
+
+/** `FILE:COUNT` per readable file (a missing sshd-session prints nothing). */
+export function parseLibwrapScan(stdout: string): LibwrapInfo['linked'] {
+  const linked: LibwrapInfo['linked'] = [];
+  for (const line of stdout.split('\n')) {
+    const at = line.lastIndexOf(':');
+    if (at <= 0 || !line.startsWith('/') || !/^\d+$/.test(line.slice(at + 1))) continue;
+    linked.push({ file: line.slice(0, at), libwrap: Number(line.slice(at + 1)) > 0 });
+  }
+  return linked;
 }
 
 export interface WrappersFiles { allow: string; deny: string; inetd: string; services: string; xinetd: { path: string; text: string }[] }
@@ -60,16 +92,13 @@ export function parseWrappersFiles(stdout: string): WrappersFiles {
 
 export interface LibwrapInfo { exe?: string; linked: { file: string; libwrap: boolean }[] }
 
-export function parseLibwrapOutput(stdout: string): LibwrapInfo {
-  const exe = /^exe (\S+)$/m.exec(stdout)?.[1];
-  const linked: LibwrapInfo['linked'] = [];
-  let current: { file: string; libwrap: boolean } | undefined;
-  for (const line of stdout.split('\n')) {
-    const head = /^ldd (\S+)$/.exec(line);
-    if (head) { current = { file: head[1]!, libwrap: false }; linked.push(current); continue; }
-    if (current && /\blibwrap\.so/.test(line)) current.libwrap = true;
-  }
-  return { ...(exe ? { exe } : {}), linked };
+/** The executable and its scan; undefined when the executable could not be read (no sudo, no process). */
+export function parseLibwrapOutputs(outputs: { exe?: CommandOutput; scan?: CommandOutput }): LibwrapInfo | undefined {
+  const exe = outputs.exe ? parseExeOutput(outputs.exe) : undefined;
+  if (exe === undefined) return undefined;
+  // grep exits 1 when nothing matched and 2 when a file is missing; only its output counts.
+  const scan = outputs.scan && !outputs.scan.timedOut && outputs.scan.code !== 127 ? parseLibwrapScan(outputs.scan.stdout) : [];
+  return { exe, linked: scan };
 }
 
 /** inetd.conf and xinetd name services, not ports; the few that still run under tcpd. */
@@ -113,7 +142,8 @@ export function detectLibwrap(input: { processName?: string; port: number; files
     return { honoured: 'unknown', reason: `no xinetd service for port ${input.port} was found` };
   }
   if (!input.libwrap || input.libwrap.linked.length === 0) {
-    return { ...(proc ? { daemon: proc } : {}), honoured: 'unknown', reason: 'could not inspect the listening binary (needs sudo, or nothing listens)' };
+    const reason = input.libwrap?.exe ? `could not read ${input.libwrap.exe} to look for libwrap` : 'could not inspect the listening binary (needs sudo, or nothing listens)';
+    return { ...(proc ? { daemon: proc } : {}), honoured: 'unknown', reason };
   }
   const wrapped = input.libwrap.linked.filter((l) => l.libwrap);
   if (wrapped.length === 0) {
@@ -125,14 +155,15 @@ export function detectLibwrap(input: { processName?: string; port: number; files
 
 export interface TcpWrappersContext { port: number; client: string; clientHostname?: string; processName?: string }
 
-export function parseTcpWrappersOutputs(outputs: { files: CommandOutput; libwrap?: CommandOutput }, ctx: TcpWrappersContext): EvidenceItem {
+/** `exe` is `readlink -f /proc/PID/exe` (sudo), `scan` the libwrap scan of what it printed. */
+export function parseTcpWrappersOutputs(outputs: { files: CommandOutput; exe?: CommandOutput; scan?: CommandOutput }, ctx: TcpWrappersContext): EvidenceItem {
   // grep exits 2 when some of the files are missing; only a missing grep is a failed probe.
   if (outputs.files.code === 127 || outputs.files.timedOut) {
     const failure = describeFailure('grep', outputs.files);
     return failedEvidence('tcp-wrappers', `could not read hosts.allow/hosts.deny: ${failure.text}`, outputs.files, failure.code);
   }
   const files = parseWrappersFiles(outputs.files.stdout);
-  const libwrap = outputs.libwrap && outputs.libwrap.code === 0 ? parseLibwrapOutput(outputs.libwrap.stdout) : undefined;
+  const libwrap = parseLibwrapOutputs(outputs);
   const services = parseServicesOutput(files.services, ctx.port);
   const wrapping = detectLibwrap({
     port: ctx.port, files, services, ...(ctx.processName ? { processName: ctx.processName } : {}), ...(libwrap ? { libwrap } : {}),
@@ -160,5 +191,5 @@ export function parseTcpWrappersOutputs(outputs: { files: CommandOutput; libwrap
     ...lines(outputs.files.stderr).slice(0, 3),
   ];
   const ok = !(data.decision === 'deny' && data.honoured === 'yes');
-  return { probe: 'tcp-wrappers', ok, summary, raw, durationMs: Math.max(outputs.files.durationMs ?? 0, outputs.libwrap?.durationMs ?? 0), data };
+  return { probe: 'tcp-wrappers', ok, summary, raw, durationMs: Math.max(outputs.files.durationMs ?? 0, (outputs.exe?.durationMs ?? 0) + (outputs.scan?.durationMs ?? 0)), data };
 }

@@ -18,7 +18,7 @@ import { buildPersistenceCommands, parsePersistenceOutputs, type PersistenceComm
 import type { ExplainFlow, RunCommand, StartStreaming } from './ports.ts';
 import { familyOf, requireIp, requirePort } from './probe-args.ts';
 import { buildReachCommand, parseReachOutput } from './reach-probe.ts';
-import { buildLibwrapCommand, buildWrappersFilesCommand, parseTcpWrappersOutputs } from './tcp-wrappers-probe.ts';
+import { buildExeCommand, buildLibwrapScanCommand, buildWrappersFilesCommand, parseExeOutput, parseTcpWrappersOutputs } from './tcp-wrappers-probe.ts';
 import { connectFromWorker, workerConnectEvidence } from './worker-connect.ts';
 
 export interface TriageTarget {
@@ -202,9 +202,12 @@ export function createTriageProbes(request: TriageProbeRequest, deps: TriageProb
     const [files, l] = await Promise.all([onTarget(buildWrappersFilesCommand()), listener().catch(() => undefined)]);
     if ('error' in files) couldNotRun('tcp-wrappers', files.error);
     const proc = (l?.data as ListenerData | undefined)?.processes[0];
-    const lib = proc && canSudo ? outOf(await onTarget(buildLibwrapCommand({ pid: proc.pid }))) : undefined;
+    // Only the executable's path needs root; the scan of the binary runs as the login user.
+    const exe = proc && canSudo ? outOf(await onTarget(buildExeCommand({ pid: proc.pid }))) : undefined;
+    const exePath = exe ? parseExeOutput(exe) : undefined;
+    const scan = exePath ? outOf(await onTarget(buildLibwrapScanCommand({ exe: exePath }))) : undefined;
     const client = fromIp ?? await clientAddress() ?? '0.0.0.0';
-    return parseTcpWrappersOutputs({ files: files.out, ...(lib ? { libwrap: lib } : {}) }, { port, client, ...(proc ? { processName: proc.name } : {}) });
+    return parseTcpWrappersOutputs({ files: files.out, ...(exe ? { exe } : {}), ...(scan ? { scan } : {}) }, { port, client, ...(proc ? { processName: proc.name } : {}) });
   };
 
   const persistence = async (): Promise<EvidenceItem> => {

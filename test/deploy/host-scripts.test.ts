@@ -22,7 +22,7 @@ function fingerprint(key: string): string {
 }
 
 describe('deploy/host scripts are valid bash', () => {
-  it.each([[onboard], [collect], [join(hostDir, 'why-blocked-change')]])('bash -n %s', (file) => {
+  it.each([[onboard], [collect], [join(hostDir, 'why-blocked-change')], [join(hostDir, 'why-blocked-probe')]])('bash -n %s', (file) => {
     const shell = readFileSync(file, 'utf8').startsWith('#!/bin/sh') ? 'sh' : 'bash';
     const r = spawnSync(shell, ['-n', file], { encoding: 'utf8' });
     expect(r.stderr).toBe('');
@@ -95,10 +95,18 @@ describe.skipIf(!isRoot)('onboard-host.sh --root (a throwaway root, never the re
     expect(readFileSync(join(root, 'etc/passwd'), 'utf8').match(/^whyblocked:/gm)).toHaveLength(1);
   });
 
-  it('installs the change helper root-owned and executable when it ships next to the script', () => {
-    const helper = join(root, 'usr/local/libexec/why-blocked/why-blocked-change');
-    expect(statSync(helper)).toMatchObject({ uid: 0 });
+  it.each([['why-blocked-change'], ['why-blocked-probe']])('installs %s root-owned and executable when it ships next to the script', (name) => {
+    const helper = join(root, 'usr/local/libexec/why-blocked', name);
+    expect(statSync(helper)).toMatchObject({ uid: 0, gid: 0 });
     expect(statSync(helper).mode & 0o777).toBe(0o755);
+    expect(statSync(join(root, 'usr/local/libexec/why-blocked')).mode & 0o777).toBe(0o755);
+    expect(readFileSync(helper, 'utf8')).toBe(readFileSync(join(hostDir, name), 'utf8'));
+  });
+
+  it('every helper the sudoers file names is one the script installs, at that path', () => {
+    const named = [...readFileSync(join(hostDir, 'why-blocked.sudoers'), 'utf8').matchAll(/\/usr\/local\/libexec\/why-blocked\/([\w-]+)/g)].map((m) => m[1]!);
+    expect(new Set(named)).toEqual(new Set(['why-blocked-change', 'why-blocked-probe']));
+    for (const name of named) expect(statSync(join(root, 'usr/local/libexec/why-blocked', name)).mode & 0o111).not.toBe(0);
   });
 
   it('renames the sudoers user for --user and still passes visudo', () => {
@@ -121,6 +129,7 @@ describe.skipIf(!isRoot)('onboard-host.sh --root (a throwaway root, never the re
     ['a key file with options already', ['--pubkey', '@optkey', '--from', '10.0.0.1', '--root', '@root'], /does not start with a public key type/],
     ['a private key instead of the public one', ['--pubkey', '@priv', '--from', '10.0.0.1', '--root', '@root'], /exactly one key line|public key type/],
     ['a broken sudoers file', ['--pubkey', '@pub', '--from', '10.0.0.1', '--sudoers', '@badsudo', '--root', '@root'], /does not pass visudo -cf/],
+    ['a missing probe helper', ['--pubkey', '@pub', '--from', '10.0.0.1', '--probe-helper', '/nonexistent/why-blocked-probe', '--root', '@root'], /--probe-helper \/nonexistent\/why-blocked-probe is not a readable file/],
     ['an unknown option', ['--pubkey', '@pub', '--from', '10.0.0.1', '--yes'], /unknown argument: --yes/],
   ])('refuses %s with exit 2 and changes nothing', (_name, rawArgs, message) => {
     const fresh = join(dir, `fresh-${Math.random().toString(36).slice(2)}`);

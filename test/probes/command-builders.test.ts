@@ -4,7 +4,7 @@ import { buildReachCommand } from '../../src/probes/reach-probe.ts';
 import { buildConnectCommand, connectScript } from '../../src/probes/connect-probe.ts';
 import { buildLocalConnectCommands } from '../../src/probes/local-connect-probe.ts';
 import { buildCaptureCommand } from '../../src/probes/capture-probe.ts';
-import { buildLibwrapCommand } from '../../src/probes/tcp-wrappers-probe.ts';
+import { buildExeCommand, buildLibwrapScanCommand } from '../../src/probes/tcp-wrappers-probe.ts';
 import { buildRouteGetCommand, buildFirewallCommands } from '../../src/probes/firewall-probe.ts';
 import { buildListenerCommand } from '../../src/probes/listener-probe.ts';
 import { buildPersistenceCommands } from '../../src/probes/persistence-probe.ts';
@@ -40,8 +40,13 @@ describe('command builders refuse bad values and build nothing', () => {
     ['interface with a newline', () => buildCaptureCommand({ clientAddresses: ['10.0.0.1'], port: 23, iface: 'eth0\nid' })],
     ['packet count 0', () => buildCaptureCommand({ clientAddresses: ['10.0.0.1'], port: 23, packetCount: 0 })],
     ['ping count 1000', () => buildReachCommand({ address: '10.0.0.1', count: 1000 })],
-    ['pid 0', () => buildLibwrapCommand({ pid: 0 })],
-    ['pid as text', () => buildLibwrapCommand({ pid: '1; reboot' as unknown as number })],
+    ['pid 0', () => buildExeCommand({ pid: 0 })],
+    ['pid as text', () => buildExeCommand({ pid: '1; reboot' as unknown as number })],
+    ['relative exe', () => buildLibwrapScanCommand({ exe: 'sshd' })],
+    ['exe that is an option', () => buildLibwrapScanCommand({ exe: '-f' })],
+    ['exe with ..', () => buildLibwrapScanCommand({ exe: '/usr/../etc/shadow' })],
+    ['exe with a space', () => buildLibwrapScanCommand({ exe: '/usr/sbin/sshd (deleted)' })],
+    ['persistence helper path not absolute', () => buildPersistenceCommands({ probeHelperPath: 'why-blocked-probe' })],
     ['negative connect timeout', () => buildConnectCommand({ address: '10.0.0.2', port: 23, connectTimeoutMs: -5 })],
   ])('%s', (_name, fn) => expectUnsafe(fn));
   it('the worker connect validates before opening a socket', () => {
@@ -67,6 +72,19 @@ describe('command builders produce fixed templates', () => {
   it('ss needs sudo only with -p', () => {
     expect(buildListenerCommand({ withProcesses: true })).toMatchObject({ argv: ['ss', '-Hltnp'], sudo: true });
     expect(buildListenerCommand({ withProcesses: false }).sudo).toBeUndefined();
+  });
+  it('tcp wrappers: only readlink of a numeric /proc path needs sudo; the scan runs as the login user', () => {
+    expect(buildExeCommand({ pid: 4242 })).toMatchObject({ argv: ['readlink', '-f', '/proc/4242/exe'], sudo: true });
+    expect(buildLibwrapScanCommand({ exe: '/usr/sbin/inetd' })).toMatchObject({ argv: ['grep', '-sHcF', '-m1', 'libwrap.so', '--', '/usr/sbin/inetd'] });
+    expect(buildLibwrapScanCommand({ exe: '/usr/sbin/inetd' }).sudo).toBeUndefined();
+    expect(buildLibwrapScanCommand({ exe: '/usr/sbin/sshd' }).argv.slice(5)).toEqual(['/usr/sbin/sshd', '/usr/lib/openssh/sshd-session', '/usr/libexec/openssh/sshd-session']);
+  });
+  it('persistence: no shell anywhere; the nftables configs go through the root-owned helper', () => {
+    const cmds = Object.values(buildPersistenceCommands());
+    expect(cmds.flatMap((c) => c.argv.slice(0, 1))).not.toContain('sh');
+    expect(buildPersistenceCommands()['nftables-conf'].argv).toEqual(['/usr/local/libexec/why-blocked/why-blocked-probe', 'nft-conf', '/etc/nftables.conf']);
+    expect(buildPersistenceCommands({ probeHelperPath: '/opt/wb/why-blocked-probe' })['sysconfig-nftables-conf'].argv)
+      .toEqual(['/opt/wb/why-blocked-probe', 'nft-conf', '/etc/sysconfig/nftables.conf']);
   });
   it('ping picks the family from the address', () => {
     expect(buildReachCommand({ address: '::1' }).argv.slice(0, 2)).toEqual(['ping', '-6']);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { evaluateHostsAccess, parseHostsFile } from '../../src/probes/hosts-access.ts';
-import { detectLibwrap, parseLibwrapOutput, parseServicesOutput, parseTcpWrappersOutputs, parseWrappersFiles } from '../../src/probes/tcp-wrappers-probe.ts';
+import { detectLibwrap, parseLibwrapOutputs, parseServicesOutput, parseTcpWrappersOutputs, parseWrappersFiles } from '../../src/probes/tcp-wrappers-probe.ts';
 import type { TcpWrappersData } from '../../src/triage/evidence-types.ts';
 
 const client = { address: '192.168.30.1' };
@@ -67,18 +67,36 @@ describe('tcp wrappers probe', () => {
   });
 
   it('sshd without libwrap: would deny, but the daemon ignores wrappers', () => {
-    const ldd = 'exe /usr/sbin/sshd\nldd /usr/sbin/sshd\n\tlinux-vdso.so.1 (0x00007ffd)\n\tlibcrypto.so.3 => /lib/x86_64-linux-gnu/libcrypto.so.3\n';
-    const ev = parseTcpWrappersOutputs({ files: { code: 2, stdout: '/etc/hosts.deny:ALL: ALL', stderr: '' }, libwrap: { code: 0, stdout: ldd, stderr: '' } }, { port: 22, client: '192.168.30.1', processName: 'sshd' });
+    const exe = { code: 0, stdout: '/usr/sbin/sshd\n', stderr: '' };
+    const scan = { code: 1, stdout: '/usr/sbin/sshd:0\n', stderr: '' };
+    const ev = parseTcpWrappersOutputs({ files: { code: 2, stdout: '/etc/hosts.deny:ALL: ALL', stderr: '' }, exe, scan }, { port: 22, client: '192.168.30.1', processName: 'sshd' });
     expect(ev.data as TcpWrappersData).toMatchObject({ decision: 'deny', honoured: 'no' });
     expect(ev.ok).toBe(true);
     expect(ev.summary).toContain('ignores TCP wrappers');
   });
 
   it('a libwrap-linked sshd-session counts (Debian OpenSSH >= 9.8)', () => {
-    const ldd = 'exe /usr/sbin/sshd\nldd /usr/sbin/sshd\n\tlibc.so.6 => /lib/libc.so.6\nldd /usr/lib/openssh/sshd-session\n\tlibwrap.so.0 => /lib/x86_64-linux-gnu/libwrap.so.0 (0x1)\n';
-    const info = parseLibwrapOutput(ldd);
-    expect(info.linked.map((l) => l.libwrap)).toEqual([false, true]);
+    // grep exits 2 because /usr/libexec/openssh/sshd-session is missing; the lines still count.
+    const info = parseLibwrapOutputs({ exe: { code: 0, stdout: '/usr/sbin/sshd\n', stderr: '' }, scan: { code: 2, stdout: '/usr/sbin/sshd:0\n/usr/lib/openssh/sshd-session:1\n', stderr: '' } })!;
+    expect(info.exe).toBe('/usr/sbin/sshd');
+    expect(info.linked).toEqual([{ file: '/usr/sbin/sshd', libwrap: false }, { file: '/usr/lib/openssh/sshd-session', libwrap: true }]);
     expect(detectLibwrap({ processName: 'sshd', port: 22, files: parseWrappersFiles(''), libwrap: info }).honoured).toBe('yes');
+  });
+
+  it.each([
+    ['sudo refused readlink', { code: 1, stdout: '', stderr: 'sudo: a password is required' }],
+    ['the binary was replaced on disk', { code: 0, stdout: '/usr/sbin/sshd (deleted)\n', stderr: '' }],
+    ['readlink printed nothing', { code: 0, stdout: '', stderr: '' }],
+  ])('no usable executable (%s): honoured is unknown, nothing guessed', (_name, exe) => {
+    expect(parseLibwrapOutputs({ exe })).toBeUndefined();
+    const ev = parseTcpWrappersOutputs({ files: { code: 2, stdout: '/etc/hosts.deny:ALL: ALL', stderr: '' }, exe }, { port: 22, client: '192.168.30.1', processName: 'sshd' });
+    expect(ev.data as TcpWrappersData).toMatchObject({ decision: 'deny', honoured: 'unknown' });
+  });
+
+  it('an unreadable binary leaves honoured unknown and says which file', () => {
+    const libwrap = parseLibwrapOutputs({ exe: { code: 0, stdout: '/usr/sbin/sshd\n', stderr: '' }, scan: { code: 2, stdout: '', stderr: '' } });
+    expect(detectLibwrap({ processName: 'sshd', port: 22, files: parseWrappersFiles(''), ...(libwrap ? { libwrap } : {}) }))
+      .toMatchObject({ honoured: 'unknown', reason: 'could not read /usr/sbin/sshd to look for libwrap' });
   });
 
   it('inetd running the daemon directly: not honoured', () => {
