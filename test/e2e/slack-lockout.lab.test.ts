@@ -41,7 +41,7 @@ describeLab('Slack apply of a fix that locks the bot out: the host heals itself 
   let services: RunningServices | undefined;
   let redis: Redis | undefined;
   const auditDir = mkdtempSync(join(tmpdir(), 'wb-e2e-audit-'));
-  const prefix = uniquePrefix('e2e-lockout');
+  const prefix = uniquePrefix('e2e-lo');
 
   beforeAll(async () => {
     lab = await startLab('seed-telnet', { log });
