@@ -70,8 +70,11 @@ export async function runTriage(request: TriageProbeRequest, deps: RunTriageDeps
     clearTimeout(gateTimer);
     const all = Promise.all([
       live,
-      // Channels are granted first come, first served: the firewall dumps feed the verdict, persistence only a warning.
-      ...(['firewall', 'reach', 'listener', 'local-connect', 'tcp-wrappers', 'persistence'] as const).map((p) => record(p, probes.run(p))),
+      // Channels are granted first come, first served: the local connect holds its channel longest
+      // (it waits to see whether the service closes at once), the TCP-wrappers chain is three steps
+      // long and starts from the listener, the firewall dumps feed the verdict, and persistence only
+      // adds a warning.
+      ...(['local-connect', 'listener', 'tcp-wrappers', 'firewall', 'reach', 'persistence'] as const).map((p) => record(p, probes.run(p))),
     ]);
     await Promise.race([all, whenAborted(controller.signal)]);
   } finally {

@@ -91,14 +91,16 @@ export function createTriageProbes(request: TriageProbeRequest, deps: TriageProb
   const signal = deps.signal;
   if (signal) setMaxListeners(100, signal);
 
-  const attempt = async (run: RunCommand, cmd: RemoteCommand, stop: AbortSignal | undefined = signal): Promise<Outcome> => {
+  const attempt = async (run: RunCommand, cmd: RemoteCommand, stop: AbortSignal | undefined = signal, urgent = false): Promise<Outcome> => {
     try {
-      return { out: await run(cmd, stop ? { signal: stop } : {}) };
+      return { out: await run(cmd, { ...(stop ? { signal: stop } : {}), ...(urgent ? { urgent } : {}) }) };
     } catch (error) {
       return { error };
     }
   };
   const onTarget = (cmd: RemoteCommand): Promise<Outcome> => attempt(target.run, cmd);
+  /** For a probe's follow-up step (it already waited once): it must not queue behind other probes' first steps. */
+  const onTargetUrgently = (cmd: RemoteCommand): Promise<Outcome> => attempt(target.run, cmd, signal, true);
   const onVantage = (cmd: RemoteCommand): Promise<Outcome> => attempt(deps.vantage ? deps.vantage.run : deps.runLocal, cmd);
   const outOf = (o: Outcome): CommandOutput | undefined => ('out' in o ? o.out : undefined);
   const once = <T>(fn: () => Promise<T>): (() => Promise<T>) => {
@@ -155,11 +157,17 @@ export function createTriageProbes(request: TriageProbeRequest, deps: TriageProb
   const firewall = once(async (): Promise<EvidenceItem> => {
     const started = deps.now();
     const cmds = buildFirewallCommands();
-    const keys = firewallCommandKeys.filter((k) => canSudo || cmds[k].sudo !== true);
+    // The unsuffixed save tools are only asked when neither suffixed one exists (RHEL 7 era hosts):
+    // elsewhere they print what one of the others already did, and cost two more channels.
+    const fallbacks: Partial<Record<FirewallCommandKey, [FirewallCommandKey, FirewallCommandKey]>> = {
+      'iptables-save': ['iptables-legacy-save', 'iptables-nft-save'], 'ip6tables-save': ['ip6tables-legacy-save', 'ip6tables-nft-save'],
+    };
+    const allowed = firewallCommandKeys.filter((k) => canSudo || cmds[k].sudo !== true);
+    const keys = allowed.filter((k) => fallbacks[k] === undefined);
     // Where the SYN comes in does not depend on the rules, so it is asked for alongside the dumps.
     const routing = (async () => {
       const c = fromIp ?? await clientAddress();
-      return c ? { client: c, route: outOf(await onTarget(buildRouteGetCommand({ address: c }))) } : undefined;
+      return c ? { client: c, route: outOf(await onTargetUrgently(buildRouteGetCommand({ address: c }))) } : undefined;
     })();
     routing.catch(() => undefined);
     const results = await Promise.all(keys.map((k) => onTarget(cmds[k])));
@@ -167,6 +175,9 @@ export function createTriageProbes(request: TriageProbeRequest, deps: TriageProb
     if (results.every((r) => 'error' in r)) couldNotRun('firewall', firstError?.error);
     const outputs: Partial<Record<FirewallCommandKey, CommandOutput>> = {};
     keys.forEach((k, i) => { const o = outOf(results[i]!); if (o) outputs[k] = o; });
+    const needed = allowed.filter((k) => fallbacks[k]?.every((s) => outputs[s]?.code !== 0) === true);
+    const fallbackResults = await Promise.all(needed.map((k) => onTargetUrgently(cmds[k])));
+    needed.forEach((k, i) => { const o = outOf(fallbackResults[i]!); if (o) outputs[k] = o; });
     const collected = parseFirewallOutputs(outputs);
     const routed = await routing;
     const client = routed?.client;
@@ -203,9 +214,10 @@ export function createTriageProbes(request: TriageProbeRequest, deps: TriageProb
     if ('error' in files) couldNotRun('tcp-wrappers', files.error);
     const proc = (l?.data as ListenerData | undefined)?.processes[0];
     // Only the executable's path needs root; the scan of the binary runs as the login user.
-    const exe = proc && canSudo ? outOf(await onTarget(buildExeCommand({ pid: proc.pid }))) : undefined;
+    // Follow-up steps of a chain go first: they already waited their turn once.
+    const exe = proc && canSudo ? outOf(await onTargetUrgently(buildExeCommand({ pid: proc.pid }))) : undefined;
     const exePath = exe ? parseExeOutput(exe) : undefined;
-    const scan = exePath ? outOf(await onTarget(buildLibwrapScanCommand({ exe: exePath }))) : undefined;
+    const scan = exePath ? outOf(await onTargetUrgently(buildLibwrapScanCommand({ exe: exePath }))) : undefined;
     const client = fromIp ?? await clientAddress() ?? '0.0.0.0';
     return parseTcpWrappersOutputs({ files: files.out, ...(exe ? { exe } : {}), ...(scan ? { scan } : {}) }, { port, client, ...(proc ? { processName: proc.name } : {}) });
   };
