@@ -67,7 +67,7 @@ async function run(args: string[], io: CliIo): Promise<number> {
       onStep: (step, message) => say(`   [${step}] ${message}`),
     });
     const request = {
-      proposal: { id: `prop-${Date.now().toString(16)}${process.pid.toString(16)}`, host: fix.host, commands: fix.commands, rulesetAfter: fix.rulesetAfter, ...(report.rulesetHash ? { rulesetHash: report.rulesetHash } : {}) },
+      proposal: { id: `prop-${Date.now().toString(16)}${process.pid.toString(16)}`, host: fix.host, commands: fix.commands, rulesetAfter: fix.rulesetAfter, ...(report.rulesetHash ? { rulesetHash: report.rulesetHash } : {}), ...(fix.manager ? { manager: fix.manager } : {}) },
       flow: flowFromReport(report), by: 'demo',
     };
     const applied = await engine.run({ ...request, kind: 'apply' });

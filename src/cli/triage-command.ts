@@ -28,7 +28,7 @@ export function reportJson(report: TriageReport): unknown {
     target: report.target, port: report.port, from: report.from, cause: report.cause, summary: report.summary,
     decidedBy: report.decidedBy ?? null, predictedSymptom: report.predictedSymptom ?? null, observedSymptom: report.observedSymptom ?? null,
     symptomAgrees: report.symptomAgrees ?? null, evidence: report.evidence, warnings: report.warnings,
-    fixes: report.fixes.map((f) => ({ id: f.id, title: f.title, kind: f.kind, commands: f.commands, rulesetAfter: f.rulesetAfter, effect: f.effect, blastRadius: f.blastRadius })),
+    fixes: report.fixes.map((f) => ({ id: f.id, title: f.title, kind: f.kind, commands: f.commands, rulesetAfter: f.rulesetAfter, effect: f.effect, blastRadius: f.blastRadius, ...(f.manager ? { manager: f.manager } : {}) })),
     rulesetHash: report.rulesetHash ?? null, durationMs: report.durationMs, startedAt: report.startedAt,
   };
 }

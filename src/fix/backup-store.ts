@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import type { ManagedFix } from '../triage/report-types.ts';
 import type { ChangeBackend } from './change-commands.ts';
 
 /** What an apply leaves behind for rollback and persist to check against. */
@@ -11,6 +12,8 @@ export interface ChangeRecord {
   hashBefore: string;
   /** Running-rules hash right after a verified apply; rollback and persist compare against it. */
   hashAfter?: string;
+  /** A firewalld/ufw fix: rollback asks the manager, and backupText is only the before-picture. */
+  manager?: ManagedFix;
 }
 
 export interface BackupStore {

@@ -9,11 +9,13 @@ import type { ExecResult } from '../remote/executor.ts';
 import { localExec } from '../remote/local-exec.ts';
 import type { RemoteCommand } from '../remote/remote-command.ts';
 import type { SshPool } from '../remote/ssh-pool.ts';
+import type { ManagedFix } from '../triage/report-types.ts';
 import type { AuditEvent, AuditSink } from './audit-log.ts';
 import type { BackupStore, ChangeRecord } from './backup-store.ts';
 import { backendOfFix, savedFileFor, type ChangeBackend, type ChangeCommands, type DeadmanMode } from './change-commands.ts';
 import type { HostLock } from './host-lock.ts';
 import { compareIntended, rulesDiff } from './intended-rules.ts';
+import { managerPlan, renderOperatorCommand, type ManagerPlan } from './manager-fix.ts';
 import { readHostRules, readSavedRules, type FlowUnderChange, type HostRulesState, type Run } from './read-host-state.ts';
 
 export type ChangeKind = 'apply' | 'persist' | 'rollback';
@@ -21,7 +23,8 @@ export type ChangeStep = 'lock' | 'compare' | 'backup' | 'arm' | 'apply' | 'veri
 
 export interface ChangeEngineDeps {
   inventory: Inventory;
-  pool: SshPool;
+  /** Only these two calls are used, so tests can stand in a fake host. */
+  pool: Pick<SshPool, 'exec' | 'connectFresh'>;
   log: Logger;
   audit: AuditSink;
   lock: HostLock;
@@ -38,7 +41,11 @@ export interface ChangeEngineDeps {
 
 export interface ChangeRequest {
   kind: ChangeKind;
-  proposal: { id: string; host: string; commands: string[]; rulesetAfter: string; rulesetHash?: string; triageId?: string };
+  proposal: {
+    id: string; host: string; commands: string[]; rulesetAfter: string; rulesetHash?: string; triageId?: string;
+    /** firewalld/ufw owns the rules: the fix is applied in its terms, never as a raw restore. */
+    manager?: ManagedFix;
+  };
   flow: FlowUnderChange & {
     /** Inventory host the client connection is re-tested from; absent = from this worker. */
     fromHost?: string;
@@ -107,6 +114,7 @@ export class ChangeEngine {
     this.step('lock', `waiting for other changes to ${host.name}`);
     const release = await this.deps.lock.acquire(host.name, this.deps.signal ? { signal: this.deps.signal } : {});
     try {
+      if (req.proposal.manager) return await this.managed(req, req.proposal.manager, host);
       if (req.kind === 'apply') return await this.apply(req, host, log);
       if (req.kind === 'persist') return await this.persist(req, host);
       return await this.rollback(req, host);
@@ -189,7 +197,7 @@ export class ChangeEngine {
     }
 
     this.step('verify', 're-reading the rules, logging in afresh, re-testing the client connection');
-    const verification = await this.verify(req, host, backend, armedAtMs);
+    const verification = await this.verify(req, host, (state) => this.matchesIntended(req, state, backend), armedAtMs + this.deps.deadmanSeconds * 1000);
     const ok = verification.rulesMatch === true && verification.freshSsh === true
       && verification.connect?.ok !== false && verification.analyzer?.ok !== false;
     if (!ok) {
@@ -220,23 +228,26 @@ export class ChangeEngine {
     return { kind: 'apply', status: 'succeeded', message, hashBefore, hashAfter: record.hashAfter, verification };
   }
 
-  private async verify(req: ChangeRequest, host: InventoryHost, backend: ChangeBackend, armedAtMs: number): Promise<VerificationResult> {
+  private matchesIntended(req: ChangeRequest, state: HostRulesState, backend: ChangeBackend): { matches: boolean; differences?: string[] } {
+    // nft batches are not comparable line by line with `nft list`; the simulation decides.
+    if (backend === 'nft') return { matches: state.hash !== undefined };
+    const cmp = compareIntended(req.proposal.rulesetAfter, this.dumpText(state, backend));
+    return cmp.matches ? { matches: true } : { matches: false, differences: cmp.differences.slice(0, 20) };
+  }
+
+  /** `deadlineMs`: when the dead-man undoes the change (absent: nothing will). */
+  private async verify(req: ChangeRequest, host: InventoryHost, rulesCheck: (state: HostRulesState) => { matches: boolean; differences?: string[] }, deadlineMs?: number): Promise<VerificationResult> {
     const v: VerificationResult = {};
     // A NEW login first, and well before the dead-man fires: if the change cut the bot off, every
     // command on the pooled connection would hang until the switch has already undone the change.
-    const budgetMs = Math.min(Math.max(this.deps.connectTimeoutMs, 3000) + 2000, armedAtMs + this.deps.deadmanSeconds * 1000 - Date.now() - 1000);
+    const budgetMs = Math.min(Math.max(this.deps.connectTimeoutMs, 3000) + 2000, (deadlineMs ?? Infinity) - Date.now() - 1000);
     v.freshSsh = budgetMs > 0 && await this.freshLoginWorks(host, budgetMs);
     if (!v.freshSsh) return v;
     try {
       const state = await readHostRules(this.runner(host), req.flow);
-      if (backend === 'nft') {
-        // nft batches are not comparable line by line with `nft list`; the simulation below decides.
-        v.rulesMatch = state.hash !== undefined;
-      } else {
-        const cmp = compareIntended(req.proposal.rulesetAfter, this.dumpText(state, backend));
-        v.rulesMatch = cmp.matches;
-        if (!cmp.matches) v.differences = cmp.differences.slice(0, 20);
-      }
+      const cmp = rulesCheck(state);
+      v.rulesMatch = cmp.matches;
+      if (cmp.differences) v.differences = cmp.differences;
       if (state.analysis) v.analyzer = { ok: state.analysis.ok, summary: state.analysis.summary };
     } catch (err) {
       v.rulesMatch = false;
@@ -321,6 +332,149 @@ export class ChangeEngine {
     return (await within(check, 4000, () => undefined)) === true;
   }
 
+  /**
+   * A fix for a host whose rules firewalld or ufw owns, in the manager's own terms. The commands
+   * come only from manager-fix.ts's validated builders; a bad stored wish is refused before any.
+   */
+  private async managed(req: ChangeRequest, fix: ManagedFix, host: InventoryHost): Promise<ChangeResult> {
+    let plan: ManagerPlan;
+    try {
+      plan = managerPlan(fix, this.deps.deadmanSeconds);
+    } catch (err) {
+      throw new Refusal(ErrorCode.UnsafeArgument, `The stored ${String(fix.kind)} fix is not safe to run (${asWhyBlockedError(err).message}); nothing was changed. Re-run the triage.`);
+    }
+    if (req.kind === 'apply') return this.applyManaged(req, fix, plan, host);
+    if (req.kind === 'persist') return this.persistManaged(req, fix, host);
+    return this.rollbackManaged(req, plan, host);
+  }
+
+  private async applyManaged(req: ChangeRequest, fix: ManagedFix, plan: ManagerPlan, host: InventoryHost): Promise<ChangeResult> {
+    const before = await this.compareAndSwap(host, req.proposal.rulesetHash);
+    const hashBefore = before.hash!;
+    const record: ChangeRecord = {
+      proposalId: req.proposal.id, host: host.name, backend: before.collected.backend.iptablesVariant === 'nf_tables' ? 'iptables-nft' : 'iptables-legacy',
+      backupText: allDumpsText(before), hashBefore, manager: fix,
+    };
+    await this.deps.backups.save(record);
+    const timed = fix.kind === 'firewalld';
+    this.step('apply', timed
+      ? `adding the rule to firewalld for ${this.deps.deadmanSeconds} s (--timeout: it removes itself unless verified)`
+      : 'inserting the rule into ufw (ufw has no timer: the bot deletes it again if verification fails)');
+    const appliedAtMs = Date.now();
+    try {
+      for (const c of plan.apply) await this.helper(host, c, `\`${renderOperatorCommand(c.argv)}\``);
+    } catch (err) {
+      const message = `${asWhyBlockedError(err).message}; ${fix.kind} refused the rule, so it did not add it. Re-run the triage to see the current rules.`;
+      await this.audit(req, host, 'apply', 'failed', message, { hashBefore });
+      return { kind: 'apply', status: 'failed', code: ErrorCode.ApplyFailed, message, hashBefore };
+    }
+
+    this.step('verify', 're-reading the rules, logging in afresh, re-testing the client connection');
+    const deadlineMs = timed ? appliedAtMs + this.deps.deadmanSeconds * 1000 : undefined;
+    const changed = (state: HostRulesState) => state.hash !== undefined && state.hash !== hashBefore
+      ? { matches: true } : { matches: false, differences: [`${fix.kind} reported success but the running rules did not change`] };
+    const verification = await this.verify(req, host, changed, deadlineMs);
+    const ok = verification.rulesMatch === true && verification.freshSsh === true
+      && verification.connect?.ok !== false && verification.analyzer?.ok !== false;
+    if (!ok || (deadlineMs !== undefined && Date.now() >= deadlineMs)) {
+      const why = ok ? `the timed rule expired before verification finished; raise WHY_BLOCKED_DEADMAN_SECONDS and apply again` : `Verification failed (${describeFailures(verification)})`;
+      const restored = await this.undoManaged(host, fix, plan, appliedAtMs, hashBefore);
+      const message = `${why}; ${managedRestoredText(fix.kind, restored, plan)}`;
+      await this.audit(req, host, 'verification', 'failed', message, { hashBefore });
+      await this.audit(req, host, restored === 'by-deadman' ? 'deadman' : 'rollback', restored === 'not-restored' ? 'failed' : 'ok', managedRestoredText(fix.kind, restored, plan), { hashBefore });
+      await this.audit(req, host, 'apply', 'failed', message, { hashBefore });
+      return { kind: 'apply', status: 'failed', code: ErrorCode.ApplyFailed, message, hashBefore, verification, restored };
+    }
+
+    if (plan.confirm.length > 0) {
+      this.step('persist', 'verified: adding the same rule --permanent and reloading firewalld');
+      try {
+        for (const c of plan.confirm) await this.helper(host, c, `\`${renderOperatorCommand(c.argv)}\``);
+      } catch (err) {
+        // The timed runtime rule still expires by itself; take back any half-made permanent copy.
+        for (const c of plan.undo) await this.runner(host)(c).catch(() => undefined);
+        const message = `Verified, but making it permanent failed (${asWhyBlockedError(err).message}); the permanent copy was removed and the timed rule expires by itself.`;
+        await this.audit(req, host, 'apply', 'failed', message, { hashBefore });
+        return { kind: 'apply', status: 'failed', code: ErrorCode.ApplyFailed, message, hashBefore, verification, restored: 'by-deadman' };
+      }
+    }
+    const after = await readHostRules(this.runner(host), req.flow);
+    record.hashAfter = after.hash!;
+    await this.deps.backups.save(record);
+    const diff = rulesDiff(record.backupText, allDumpsText(after));
+    const kept = timed ? 'It is --permanent and firewalld was reloaded.' : 'ufw saved it (no separate persist step).';
+    const message = `Applied and verified on ${host.name} in ${fix.kind}: ${verification.connect?.summary ?? verification.analyzer?.summary ?? 'the rules changed'}. ${kept}`;
+    await this.audit(req, host, 'verification', 'ok', describeChecks(verification).replace('rules match the intended ruleset', `${fix.kind} changed the rules`), { hashBefore, hashAfter: record.hashAfter });
+    await this.audit(req, host, 'apply', 'ok', message, { hashBefore, hashAfter: record.hashAfter, diff });
+    return { kind: 'apply', status: 'succeeded', message, hashBefore, hashAfter: record.hashAfter, verification };
+  }
+
+  /**
+   * firewalld: the timed rule IS the dead-man; `--reload` would also drop others' runtime changes,
+   * so wait for it to expire and confirm over a NEW login. ufw has no timer: delete the rule now.
+   */
+  private async undoManaged(host: InventoryHost, fix: ManagedFix, plan: ManagerPlan, appliedAtMs: number, hashBefore: string): Promise<ChangeResult['restored']> {
+    if (fix.kind === 'firewalld') {
+      const expiresAtMs = appliedAtMs + this.deps.deadmanSeconds * 1000;
+      this.step('restore', `waiting for the timed firewalld rule to expire (in ${Math.max(0, Math.round((expiresAtMs - Date.now()) / 1000))} s)`);
+      await sleep(Math.max(0, expiresAtMs - Date.now()));
+      while (Date.now() < expiresAtMs + healGraceMs) {
+        if (await this.rulesAreBack(host, hashBefore)) return 'by-deadman';
+        await sleep(500);
+      }
+      return 'not-restored';
+    }
+    this.step('restore', 'deleting the rule from ufw');
+    for (const via of ['pool', 'fresh'] as const) {
+      try {
+        const ran = via === 'pool'
+          ? await Promise.all(plan.undo.map((c) => this.deps.pool.exec(host, c, { signal: AbortSignal.timeout(restoreAttemptMs) })))
+          : await this.onFreshConnection(host, async (run) => Promise.all(plan.undo.map((c) => run(c))));
+        if (ran?.every((r) => r.code === 0) && await this.rulesAreBack(host, hashBefore)) return 'immediately';
+      } catch { /* cut off on the pooled connection: try a new one */ }
+    }
+    return 'not-restored';
+  }
+
+  private async onFreshConnection<T>(host: InventoryHost, f: (run: Run) => Promise<T>): Promise<T | undefined> {
+    const attempt = (async () => {
+      const conn = await this.deps.pool.connectFresh(host);
+      try { return await f((cmd) => conn.exec(cmd)); } finally { await conn.close(); }
+    })();
+    return within(attempt, restoreAttemptMs, () => undefined);
+  }
+
+  private async rulesAreBack(host: InventoryHost, hashBefore: string): Promise<boolean> {
+    const back = await this.onFreshConnection(host, async (run) => (await readHostRules(run)).hash === hashBefore).catch(() => false);
+    return back === true;
+  }
+
+  private async persistManaged(req: ChangeRequest, fix: ManagedFix, host: InventoryHost): Promise<ChangeResult> {
+    const record = await this.deps.backups.get(req.proposal.id);
+    if (!record?.hashAfter) throw new Refusal(ErrorCode.ApplyFailed, 'This fix was not applied and verified, so there is nothing to make permanent.');
+    const message = fix.kind === 'firewalld'
+      ? `Nothing to do on ${host.name}: the rule was added --permanent (and firewalld reloaded) when it was verified, so it survives a reboot.`
+      : `Nothing to do on ${host.name}: ufw saved the rule itself when it was added, so it survives a reboot.`;
+    await this.audit(req, host, 'persist', 'ok', message, { hashBefore: record.hashAfter, hashAfter: record.hashAfter });
+    return { kind: 'persist', status: 'succeeded', message, hashBefore: record.hashAfter, hashAfter: record.hashAfter };
+  }
+
+  private async rollbackManaged(req: ChangeRequest, plan: ManagerPlan, host: InventoryHost): Promise<ChangeResult> {
+    const record = await this.deps.backups.get(req.proposal.id);
+    if (!record?.hashAfter) throw new Refusal(ErrorCode.ApplyFailed, 'This fix was not applied, so there is nothing to roll back.');
+    const state = await this.compareAndSwap(host, record.hashAfter);
+    this.step('rollback', `removing the rule from ${plan.manager}`);
+    for (const c of plan.undo) await this.helper(host, c, `\`${renderOperatorCommand(c.argv)}\``);
+    const after = await readHostRules(this.runner(host));
+    const ok = after.hash === record.hashBefore;
+    const diff = rulesDiff(allDumpsText(state), allDumpsText(after));
+    const message = ok
+      ? `Rolled back on ${host.name}: ${plan.manager} no longer has the rule and the rules are as they were before the fix.`
+      : `Rolled back on ${host.name}: ${plan.manager} removed the rule, but the rules differ from before the fix (something else changed them too); inspect them now.`;
+    await this.audit(req, host, 'rollback', ok ? 'ok' : 'failed', message, { hashBefore: record.hashAfter, ...(after.hash ? { hashAfter: after.hash } : {}), diff });
+    return { kind: 'rollback', status: ok ? 'succeeded' : 'failed', message, hashBefore: record.hashAfter, ...(after.hash ? { hashAfter: after.hash } : {}) };
+  }
+
   private async persist(req: ChangeRequest, host: InventoryHost): Promise<ChangeResult> {
     const record = await this.deps.backups.get(req.proposal.id);
     if (!record?.hashAfter) throw new Refusal(ErrorCode.ApplyFailed, 'This fix was not applied and verified, so there is nothing to make permanent.');
@@ -366,6 +520,17 @@ function restoredText(r: ChangeResult['restored']): string {
   if (r === 'immediately') return 'the backup was restored at once.';
   if (r === 'by-deadman') return 'the bot was cut off, and the dead-man switch restored the backup: the host healed itself.';
   return 'the backup could NOT be confirmed restored: check the host from its console now.';
+}
+
+function managedRestoredText(manager: 'firewalld' | 'ufw', r: ChangeResult['restored'], plan: ManagerPlan): string {
+  if (r === 'by-deadman') return 'the timed firewalld rule expired by itself (--timeout) and the rules are as before: nothing was made permanent.';
+  if (r === 'immediately') return 'the rule was deleted from ufw at once and the rules are as before.';
+  if (manager === 'firewalld') return 'the timed rule should have expired, but the previous rules could NOT be confirmed: check the host from its console now.';
+  return `ufw has no timer and the rule could NOT be confirmed deleted: run \`${plan.undo.map((c) => renderOperatorCommand(c.argv)).join('; ')}\` from the console now.`;
+}
+
+function allDumpsText(state: HostRulesState): string {
+  return state.collected.dumps.map((d) => `# ${d.source}\n${d.text}`).join('\n');
 }
 
 function describeFailures(v: VerificationResult): string {

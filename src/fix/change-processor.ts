@@ -113,7 +113,7 @@ export function createChangeProcessor(deps: ChangeProcessorDeps): (job: Job<Chan
     });
     const request: ChangeRequest = {
       kind: data.kind,
-      proposal: { id: proposal.id, host: proposal.host, commands: proposal.commands, rulesetAfter: proposal.rulesetAfter, triageId: proposal.triageId, ...(proposal.rulesetHash ? { rulesetHash: proposal.rulesetHash } : {}) },
+      proposal: { id: proposal.id, host: proposal.host, commands: proposal.commands, rulesetAfter: proposal.rulesetAfter, triageId: proposal.triageId, ...(proposal.rulesetHash ? { rulesetHash: proposal.rulesetHash } : {}), ...(proposal.manager ? { manager: proposal.manager } : {}) },
       flow: flowFromReport(report), by, approvedBy: proposal.approvers,
     };
     let result = await engine.run(request);

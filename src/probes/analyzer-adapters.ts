@@ -3,6 +3,7 @@ import {
 } from '../analyzer/index.ts';
 import { synthesizeReplyFix } from '../analyzer/fix-reply.ts';
 import { synthesizeFixes } from '../analyzer/fix-synthesis.ts';
+import { detectManager, managerFixOptions, zoneFromChain } from '../fix/manager-fix.ts';
 import type { RuleRef, FixOption } from '../triage/report-types.ts';
 import type { FlowSpec, FlowVerdict, RulesetDump } from '../triage/evidence-types.ts';
 import type { SynthesizeFixes } from '../triage/assemble-report.ts';
@@ -63,7 +64,17 @@ export const explainFlowWithAnalyzer: ExplainFlow = ({ dumps, flow, host }) => {
 };
 
 /** Fix candidates for the table that decided; `host` goes into each FixOption. */
-export const synthesizeFixesWithAnalyzer: SynthesizeFixes = ({ dumps, flow, host, decidedBy, targetHost, blocked }) => {
+export const synthesizeFixesWithAnalyzer: SynthesizeFixes = ({ dumps, flow, host, decidedBy, targetHost, blocked, backend }) => {
+  const manager = backend ? detectManager(backend) : undefined;
+  if (manager) {
+    // The manager owns the rules: a raw restore would be wiped at its next reload. Its allow
+    // rules open inbound ports only, so a blocked reply gets no automatic fix.
+    if (blocked === 'reply' || flow.dport === undefined) {
+      throw new Error(`${manager} owns the rules and its allow rules open inbound ports only; allow the reply in ${manager}'s own configuration`);
+    }
+    const zone = manager === 'firewalld' ? zoneFromChain(decidedBy.chain) : undefined;
+    return managerFixOptions({ manager, port: flow.dport, client: flow.src, targetHost, ...(zone ? { zone } : {}) });
+  }
   const dump = dumps.find((d) => d.source === decidedBy.source);
   if (!dump) return [];
   // Source labels are the tools' own names (iptables-legacy, ip6tables-nft…), so commands hit the same backend.

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import type { ManagedFix } from '../triage/report-types.ts';
 import { stateKeys, type StateKeys } from './state-keys.ts';
 
 export type ProposalStatus =
@@ -17,6 +18,8 @@ export interface Proposal {
   commands: string[];
   rulesetAfter: string;
   rulesetHash?: string;
+  /** The fix as a firewalld/ufw wish; absent for raw rulesets (and proposals stored before it existed). */
+  manager?: ManagedFix;
   requester: string;
   channel: string;
   ts: string;
@@ -132,6 +135,7 @@ export class ProposalStore {
       requiredApprovals: String(proposal.requiredApprovals), forbidSelfApproval: proposal.forbidSelfApproval ? '1' : '0',
     };
     if (p.rulesetHash !== undefined) fields.rulesetHash = p.rulesetHash;
+    if (p.manager !== undefined) fields.manager = JSON.stringify(p.manager);
     await this.redis.multi().hset(key, fields).pexpire(key, retentionMs).exec();
     return proposal;
   }
@@ -148,6 +152,7 @@ export class ProposalStore {
       requiredApprovals: Number(h.requiredApprovals ?? 1), forbidSelfApproval: h.forbidSelfApproval === '1',
     };
     if (h.rulesetHash !== undefined) proposal.rulesetHash = h.rulesetHash;
+    if (h.manager !== undefined) proposal.manager = JSON.parse(h.manager) as ManagedFix;
     return proposal;
   }
 

@@ -46,6 +46,7 @@ export function createTriageProcessor(deps: TriageProcessorDeps) {
         const proposal = await deps.proposals.create({
           triageId: data.triageId, host: fix.host, fixId: fix.id, fixTitle: fix.title, effect: fix.effect, commands: fix.commands,
           rulesetAfter: fix.rulesetAfter, ...(report.rulesetHash === undefined ? {} : { rulesetHash: report.rulesetHash }),
+          ...(fix.manager ? { manager: fix.manager } : {}),
           requester: triage.requester, channel: triage.channel, ts: triage.ts,
         }, nowMs);
         refs.push({ fixId: fix.id, proposalId: proposal.id });

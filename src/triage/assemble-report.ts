@@ -1,5 +1,5 @@
 import { decideCause } from './decide-cause.ts';
-import type { FlowSpec, HostInterfaceInfo, RulesetDump } from './evidence-types.ts';
+import type { FirewallBackendInfo, FlowSpec, HostInterfaceInfo, RulesetDump } from './evidence-types.ts';
 import type { EvidenceItem, FixOption, ProbeName, RuleRef, TriageReport, TriageWarning } from './report-types.ts';
 import { outcomeText, predictOutcome } from './symptom-class.ts';
 import { type Observations, observe } from './triage-observations.ts';
@@ -24,6 +24,8 @@ export interface SynthesizeFixesInput {
   host: { localAddresses: string[]; interfaces: HostInterfaceInfo[] };
   decidedBy: RuleRef;
   targetHost: string;
+  /** Which manager (firewalld, ufw) owns the rules, if any: fixes must then be expressed in its terms. */
+  backend?: Pick<FirewallBackendInfo, 'firewalldActive' | 'ufwActive'>;
 }
 
 /** Fix synthesis (the analyzer's); may throw, may be absent. */
@@ -159,6 +161,7 @@ function fixesFor(
       try {
         return synthesize({
           dumps: o.firewall.dumps, flow: spec, host: { localAddresses: o.firewall.localAddresses, interfaces: o.firewall.interfaces }, decidedBy, targetHost: host,
+          ...(o.firewall.backend ? { backend: o.firewall.backend } : {}),
           ...(flow === 'reply' ? { blocked: 'reply' as const } : {}),
         });
       } catch (err) {

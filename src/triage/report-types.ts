@@ -65,6 +65,20 @@ export interface FixOption {
   blastRadius: string[];
   /** Service-side hints (not-listening, bound-elsewhere) carry no ruleset. */
   kind: 'firewall' | 'service-hint';
+  /**
+   * Set when firewalld or ufw owns the rules: the fix is this wish in the manager's own terms
+   * (rulesetAfter is then ''), because a raw restore would be overwritten at its next reload.
+   */
+  manager?: ManagedFix;
+}
+
+export interface ManagedFix {
+  kind: 'firewalld' | 'ufw';
+  port: number;
+  /** Client address or CIDR; absent = from anywhere. */
+  source?: string;
+  /** firewalld zone; absent = the default zone. */
+  zone?: string;
 }
 
 export interface TriageReport {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { detectManager, firewalldPlan, firewalldRichRule, ufwPlan } from '../../src/fix/manager-fix.ts';
+import { detectManager, firewalldPlan, firewalldRichRule, renderOperatorCommand, ufwPlan, zoneFromChain } from '../../src/fix/manager-fix.ts';
 import { renderRemoteCommand } from '../../src/remote/remote-command.ts';
 
 describe('fixes for hosts whose rules belong to firewalld or ufw', () => {
@@ -41,5 +41,22 @@ describe('fixes for hosts whose rules belong to firewalld or ufw', () => {
     ['a zero timeout', () => firewalldPlan({ port: 23 }, 0)],
   ])('refuses %s', (_what, build) => {
     expect(build).toThrow(/./);
+  });
+});
+
+describe('manager fix helpers', () => {
+  it('reads the firewalld zone from its chain names, and nothing else', () => {
+    expect(zoneFromChain('IN_public_deny')).toBe('public');
+    expect(zoneFromChain('filter_IN_internal_allow')).toBe('internal');
+    expect(zoneFromChain('IN_public')).toBe('public');
+    expect(zoneFromChain('INPUT')).toBeUndefined();
+    expect(zoneFromChain('filter_INPUT')).toBeUndefined();
+    expect(zoneFromChain('IN_policy_allow')).toBeUndefined();
+  });
+
+  it('renders commands as an operator types them, quoting only what a shell would split', () => {
+    expect(renderOperatorCommand(['firewall-cmd', '--add-rich-rule=rule family="ipv4" accept', '--timeout=60s']))
+      .toBe(`firewall-cmd --add-rich-rule='rule family="ipv4" accept' --timeout=60s`);
+    expect(renderOperatorCommand(['echo', "it's"])).toBe(`echo 'it'\\''s'`);
   });
 });

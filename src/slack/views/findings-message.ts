@@ -1,4 +1,4 @@
-import type { EvidenceItem, FixOption, TriageReport } from '../../triage/report-types.ts';
+import type { EvidenceItem, FixOption, ManagedFix, TriageReport } from '../../triage/report-types.ts';
 import type { ProposalStatus } from '../../queue/proposal-store.ts';
 import type { ChangeProgress, TriageDecision } from '../../queue/triage-state-store.ts';
 import { actionIds } from '../action-ids.ts';
@@ -75,11 +75,23 @@ function fixBlock(fix: FixOption, index: number): Block {
   return section(truncate(`${head}${cmds}`, slackLimits.sectionText - blast.length) + blast);
 }
 
+/** The manager's terms, short enough that Slack's 300-character dialog keeps all of it. */
+function managerDialogText(fix: FixOption, m: ManagedFix): string {
+  const what = `allow TCP ${m.port} from ${m.source ?? 'any source'}`;
+  const head = m.kind === 'firewalld'
+    ? `On *${escapeMrkdwn(fix.host)}*, firewalld ${m.zone ? `zone ${escapeMrkdwn(m.zone)}` : '(default zone)'}: ${what}. A timed rich rule first (removes itself unless verified), then --permanent and a reload.`
+    : `On *${escapeMrkdwn(fix.host)}*, ufw: ${what}, inserted as rule 1. ufw saves it at once and has no timer: deleted again if verification fails.`;
+  const room = slackLimits.confirmText - head.length - 10;
+  return room > 20 ? `${head}\nRuns \`${escapeMrkdwn(truncate(fix.commands[0] ?? '', room))}\`` : head;
+}
+
 /** The dialog must say exactly what changes where: host, effect, and the command itself. */
 function applyButton(fix: FixOption, proposalId: string): ButtonElement {
   const firstCommand = fix.commands[0] ?? '';
   const more = fix.commands.length > 1 ? ` (+${fix.commands.length - 1} more)` : '';
-  const text = `On *${escapeMrkdwn(fix.host)}*: ${escapeMrkdwn(fix.effect)}\nRuns \`${escapeMrkdwn(truncate(firstCommand, 120))}\`${more}. Runtime rules only; reverted automatically if verification fails.`;
+  const text = fix.manager
+    ? managerDialogText(fix, fix.manager)
+    : `On *${escapeMrkdwn(fix.host)}*: ${escapeMrkdwn(fix.effect)}\nRuns \`${escapeMrkdwn(truncate(firstCommand, 120))}\`${more}. Runtime rules only; reverted automatically if verification fails.`;
   return button(actionIds.apply, `Apply: ${fix.title}`, proposalId, {
     style: 'primary',
     confirm: confirmDialog(`Apply "${fix.title}" on ${fix.host}?`, text, 'Apply', 'danger'),
@@ -110,9 +122,12 @@ function actionButtons(input: FindingsMessageInput, fixes: FixOption[]): ButtonE
   if (input.decision?.action === 'dismissed') return [rerun];
   if (input.decision?.action === 'approved') {
     const chosen = input.proposals.find((p) => p.proposalId === input.decision?.proposalId);
-    const host = fixes.find((f) => f.id === chosen?.fixId)?.host ?? 'the host';
+    const chosenFix = fixes.find((f) => f.id === chosen?.fixId);
+    const host = chosenFix?.host ?? 'the host';
+    const manager = chosenFix?.manager?.kind;
     const buttons: ButtonElement[] = [];
-    if (chosen?.status === 'applied') {
+    // A manager fix is already permanent once applied (firewalld --permanent, ufw saves itself).
+    if (chosen?.status === 'applied' && !manager) {
       buttons.push(button(actionIds.makePermanent, 'Make permanent', chosen.proposalId, {
         confirm: confirmDialog(`Make permanent on ${host}?`, `Writes the running rules to *${escapeMrkdwn(host)}*'s saved firewall file (previous file kept as .bak), so the fix survives a reboot.`, 'Make permanent'),
       }));
@@ -120,7 +135,9 @@ function actionButtons(input: FindingsMessageInput, fixes: FixOption[]): ButtonE
     if (chosen && (chosen.status === 'applied' || chosen.status === 'persisted')) {
       buttons.push(button(actionIds.rollback, 'Rollback', chosen.proposalId, {
         style: 'danger',
-        confirm: confirmDialog(`Roll back on ${host}?`, `Restores *${escapeMrkdwn(host)}*'s firewall rules saved before the fix was applied.`, 'Roll back', 'danger'),
+        confirm: confirmDialog(`Roll back on ${host}?`, manager
+          ? `Removes the fix's rule from ${manager} on *${escapeMrkdwn(host)}* (${manager === 'firewalld' ? 'permanent rule removed, then a reload' : 'ufw delete'}).`
+          : `Restores *${escapeMrkdwn(host)}*'s firewall rules saved before the fix was applied.`, 'Roll back', 'danger'),
       }));
     }
     return [...buttons, rerun];
