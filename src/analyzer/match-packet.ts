@@ -1,5 +1,6 @@
 import type { CtStateName, FieldKey, Match, Packet } from './model.ts';
 import { formatIp, formatNet, isLoopback } from './ip-address.ts';
+import { AddrMatch } from './iptables/addr-match.ts';
 import { hasPorts, IPPROTO_ICMP, IPPROTO_ICMPV6, protoName } from './protocols.ts';
 
 /** Three-valued match result. */
@@ -101,6 +102,8 @@ export function evaluateMatch(m: Match, view: MatchView, env: MatchEnv): Tri {
   switch (m.kind) {
     case 'addr': {
       const v = m.field === 'src' ? pkt.src : pkt.dst;
+      // Parsed iptables addresses keep IPv4 as int32 numbers: no bigint arithmetic (which allocates).
+      if (m instanceof AddrMatch && m.family === 'ipv4' && pkt.family === 'ipv4') return xor((Number(v) & m.m32) === m.a32, m.invert);
       return xor((v & m.mask) === m.addr, m.invert);
     }
     case 'addrRange': {

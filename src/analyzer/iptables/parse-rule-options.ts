@@ -1,6 +1,7 @@
 import type { CtStateName, Family, Match, PortRange, Target } from '../model.ts';
 import { TcpFlag } from '../model.ts';
-import { allOnes, formatNet, parseIp, parseNet } from '../ip-address.ts';
+import { allOnes, parseIp, parseNet } from '../ip-address.ts';
+import { AddrMatch } from './addr-match.ts';
 import { defaultRejectWith, parseIcmpTypeSpec, parseRejectWith, protoNumber } from '../protocols.ts';
 
 /** Thrown for a bad token; the file parser adds the line number. */
@@ -127,32 +128,6 @@ function takeValue(c: Cursor, option: string): string {
   if (v === undefined) throw new RuleSyntaxError(option, `option "${option}" needs a value`);
   c.i++;
   return v;
-}
-
-/**
- * `-s`/`-d` match. Large rulesets hold one per rule, so the text (always the canonical
- * `[!] -s addr/len` that iptables-save prints) is derived on demand instead of stored.
- */
-export class AddrMatch {
-  readonly kind = 'addr' as const;
-  readonly family: Family;
-  readonly field: 'src' | 'dst';
-  readonly addr: bigint;
-  readonly mask: bigint;
-  readonly invert: boolean;
-  constructor(family: Family, field: 'src' | 'dst', addr: bigint, mask: bigint, invert: boolean) {
-    this.family = family;
-    this.field = field;
-    this.addr = addr;
-    this.mask = mask;
-    this.invert = invert;
-  }
-  get text(): string {
-    return `${this.invert ? '! ' : ''}${this.field === 'src' ? '-s' : '-d'} ${formatNet(this.family, this.addr, this.mask)}`;
-  }
-  toJSON(): Record<string, unknown> {
-    return { kind: this.kind, field: this.field, addr: this.addr.toString(), mask: this.mask.toString(), invert: this.invert, text: this.text };
-  }
 }
 
 /**
