@@ -5,7 +5,7 @@ import { formatIp } from './ip-address.ts';
 import { buildEnv, isLocalDestination, martianReason, packetSummary, primaryAddress, routeIface, toPacket, type PacketInput } from './packet-input.ts';
 import { IPPROTO_ICMP, IPPROTO_ICMPV6, hasPorts } from './protocols.ts';
 import { runBaseChain, type Decision, type SimRun, type TraceEntry } from './simulate-chain.ts';
-import { runReply, runRequest, type PathOutcome, type RunOutcome } from './simulate-path.ts';
+import { conntrackActive, runReply, runRequest, type PathOutcome, type RunOutcome } from './simulate-path.ts';
 import { describeSymptom, type Symptom } from './symptom.ts';
 
 export type Verdict = 'accept' | 'drop' | 'reject' | 'unknown';
@@ -146,7 +146,7 @@ function replyPacket(req: Packet): Packet | undefined {
     inIface: '', outIface: req.inIface, ctState: req.ctState === 'NEW' ? 'ESTABLISHED' : req.ctState,
     mark: 0, ctMark: req.ctMark, ctStatus: [...req.ctStatus], direction: 'reply',
   };
-  if (req.ctState === 'INVALID' || req.ctState === 'UNTRACKED') p.ctState = req.ctState;
+  if (req.ctState === 'INVALID') p.ctState = req.ctState;
   if (hasPorts(req.proto)) {
     if (req.dport !== undefined) p.sport = req.dport;
     if (req.sport !== undefined) p.dport = req.sport;
@@ -157,7 +157,19 @@ function replyPacket(req: Packet): Packet | undefined {
     p.icmpType = echo === 8 ? 0 : 129;
     p.icmpCode = 0;
   }
+  if (req.ctState === 'UNTRACKED') p.ctState = untrackedReplyState(p);
   return p;
+}
+
+/**
+ * An untracked request leaves no connection, so conntrack meets the answer in OUTPUT as the first
+ * packet of a new flow: a SYN-ACK or an echo reply is INVALID there, a bare ACK or UDP is NEW
+ * (measured by test/differential, regressions/iptables-legacy-seedfixture-tcp-80.json).
+ */
+function untrackedReplyState(reply: Packet): Packet['ctState'] {
+  if (reply.proto === 6) return (reply.tcpFlags & TcpFlag.SYN) !== 0 ? 'INVALID' : 'NEW';
+  if (reply.proto === IPPROTO_ICMP || reply.proto === IPPROTO_ICMPV6) return 'INVALID';
+  return 'NEW';
 }
 
 /** Matching ACCEPT rules right behind the decider in the same base chain walk. */
@@ -187,9 +199,10 @@ function explainOne(prep: Prepared, input: PacketInput, ctx: HostContext | undef
   const env = buildEnv(pkt, ctx);
   const wantTrace = opts.trace !== false;
   const maxLeaves = opts.maxBranches ?? 64;
+  const ctActive = conntrackActive(prep.ruleset, pkt.family);
   const mkRun = (direction: 'request' | 'reply') => (assumptions: Map<Rule, boolean>): SimRun => ({
     compiled: prep.compiled, env, assumptions, noBranch: false, trace: wantTrace ? [] : null, useIndex: opts.useIndex === true,
-    direction, warnings: new Set(), unknownSeen: new Map(), redirected: false, natBound: false,
+    direction, warnings: new Set(), unknownSeen: new Map(), redirected: false, natBound: false, conntrackActive: ctActive,
     primaryAddress: (iface, family) => primaryAddress(ctx, iface, family),
   });
   const hooks = {

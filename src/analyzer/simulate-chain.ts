@@ -60,6 +60,8 @@ export interface SimRun {
   /** Set when REDIRECT made the packet local whatever its destination. */
   redirected: boolean;
   natBound: boolean;
+  /** False when no loaded rule enables conntrack: nat chains are then bypassed. Absent = active. */
+  conntrackActive?: boolean;
 }
 
 const MAX_DEPTH = 64;

@@ -1,4 +1,4 @@
-import type { Hook, Packet, RejectWith, Rule } from './model.ts';
+import type { Family, Hook, Match, Packet, RejectWith, Rule, Ruleset, Target } from './model.ts';
 import { hookKey, type HookEntry } from './compile-ruleset.ts';
 import { runBaseChain, type Decision, type SimRun } from './simulate-chain.ts';
 
@@ -45,7 +45,8 @@ function runHook(hook: Hook, pkt: Packet, run: SimRun, verdicts: ChainVerdict[],
   run.natBound = false;
   for (const entry of entries) {
     // nat chains see only a connection's first packet, and only until one of them binds.
-    if (entry.base.type === 'nat' && (pkt.ctState !== 'NEW' || run.natBound)) continue;
+    // Without conntrack in the namespace there is no connection to bind, and nat chains are bypassed.
+    if (entry.base.type === 'nat' && (pkt.ctState !== 'NEW' || run.natBound || run.conntrackActive === false)) continue;
     const ctAttached = !((hook === 'prerouting' || hook === 'output') && entry.base.priority < CONNTRACK_PRIORITY);
     const snapshot = clonePacket(pkt);
     const r = runBaseChain(entry, pkt, run, ctAttached);
@@ -127,4 +128,51 @@ export function runReply(input: Packet, run: SimRun): RunOutcome {
   const r = walk(['output', 'postrouting'], pkt, run, 'local', verdicts, decisive);
   if (r) return r;
   return noChains(pkt, 'output', 'local', verdicts);
+}
+
+/** Rule text that makes the kernel enable conntrack (xt/nft `checkentry`/`init` call nf_ct_netns_get). */
+const CONNTRACK_TEXT = /-m (?:state|conntrack|connmark|connlimit|connbytes|helper|cluster|connlabel)\b|-j (?:CT|NOTRACK|CONNMARK|DNAT|SNAT|MASQUERADE|REDIRECT|NETMAP)\b|\bct (?:state|status|mark|direction|helper|zone|label|original|reply|count|expiration|l3proto|protocol|id)\b|\b(?:dnat|snat|masquerade|redirect)\b/;
+
+function matchNeedsConntrack(m: Match): boolean {
+  if (m.kind === 'ctState' || m.kind === 'ctStatus' || m.kind === 'ctDir') return true;
+  if (m.kind === 'mark') return m.ct;
+  return m.kind === 'values' && m.fields.includes('ct.mark');
+}
+
+function targetNeedsConntrack(t: Target): boolean {
+  if (t.kind === 'setMark') return t.ct;
+  return ['dnat', 'redirect', 'snat', 'notrack', 'connmarkSave', 'connmarkRestore'].includes(t.kind);
+}
+
+/**
+ * Whether conntrack runs for `family` at all. The kernel enables it per namespace only when some
+ * loaded rule needs it (a state/ct match, a NAT or CT target, …); until then packets carry no
+ * connection and nat chains are never called, even a nat base chain that exists. Measured by
+ * test/differential (FINDINGS.md, "nat chains need conntrack").
+ */
+export function conntrackActive(ruleset: Ruleset, family: Family): boolean {
+  let perFamily = conntrackCache.get(ruleset);
+  if (perFamily === undefined) conntrackCache.set(ruleset, perFamily = new Map());
+  let active = perFamily.get(family);
+  if (active === undefined) perFamily.set(family, active = scanForConntrack(ruleset, family));
+  return active;
+}
+
+/** Rulesets are not mutated after parsing; batch explains must not rescan every rule per packet. */
+const conntrackCache = new WeakMap<Ruleset, Map<Family, boolean>>();
+
+function scanForConntrack(ruleset: Ruleset, family: Family): boolean {
+  for (const table of ruleset.tables) {
+    if (table.family !== family && table.family !== 'inet') continue;
+    for (const chain of table.chains.values()) {
+      // A nat chain that filters (iptables-restore refuses DROP in nat; nft allows it) is taken as a
+      // sign that conntrack runs anyway: the kernel would bypass it otherwise, which is never intended.
+      if (chain.base?.type === 'nat' && chain.rules.some((r) => r.target.kind === 'drop' || r.target.kind === 'reject')) return true;
+      for (const rule of chain.rules) {
+        if (rule.matches.some(matchNeedsConntrack) || targetNeedsConntrack(rule.target) || (rule.actions ?? []).some(targetNeedsConntrack)) return true;
+        if (CONNTRACK_TEXT.test(rule.text)) return true;
+      }
+    }
+  }
+  return false;
 }

@@ -5,7 +5,7 @@ import { FIXTURE_RULESETS, LEGACY_UNDER_FIREWALLD } from './harness/fixture-rule
 import { formatDisagreement } from './harness/format-disagreement.ts';
 import { generatePackets } from './harness/generate-packets.ts';
 import { generateRuleset } from './harness/generate-ruleset.ts';
-import { KernelOracle, type Backend } from './harness/kernel-oracle.ts';
+import { KernelOracle, type Backend, type IpFamily } from './harness/kernel-oracle.ts';
 import { minimizeDisagreement, renderFor } from './harness/minimize-disagreement.ts';
 import { renderNft } from './harness/render-nft.ts';
 import { writeRegression } from './harness/regression-file.ts';
@@ -13,17 +13,26 @@ import { runDifferentialCase, runDifferentialParts, type CaseOutcome } from './h
 
 /*
  * The analyzer against the real kernel: same ruleset text, same packet, and the answer must be the
- * same (verdict, deciding rule or policy, and what every base chain on the path did).
+ * same (verdict, deciding rule or policy, what every base chain on the path did, local delivery or
+ * FORWARD after DNAT, and for accepted echo requests / SYNs to the lab's listener the fate of the
+ * firewall's answer in OUTPUT). Generated rulesets cover IPv4 and IPv6 (iptables/ip6tables legacy
+ * and nft backends, nft ip/ip6/inet), raw NOTRACK, mangle MARK, nat PREROUTING DNAT/REDIRECT (IPv4),
+ * filter FORWARD/OUTPUT, and one planted unjudgeable match (limit, recent, string, statistic,
+ * length, nft quota) per ruleset at most, where the kernel must take one of the outcomes the
+ * analyzer offers.
  *
  *   WHY_BLOCKED_DIFF_CASES   generated rulesets per backend (default 24: about 2-3 min on 2 cores)
  *   WHY_BLOCKED_DIFF_PACKETS packets per ruleset (default 16)
  *   WHY_BLOCKED_DIFF_SEED    first seed (default fixed, so CI is reproducible; vary it to explore)
+ *   WHY_BLOCKED_DIFF_CASES6 / WHY_BLOCKED_DIFF_SEED6  the same for the IPv6 rulesets (default 6 cases)
  *   WHY_BLOCKED_DIFF_BACKENDS comma list to restrict backends (iptables-legacy,iptables-nft,nft)
  *   WHY_BLOCKED_DIFF_WRITE_REGRESSIONS=1  write minimized disagreements to test/differential/regressions/
  */
 const CASES = Number(process.env.WHY_BLOCKED_DIFF_CASES ?? 24);
 const PACKETS = Number(process.env.WHY_BLOCKED_DIFF_PACKETS ?? 16);
 const BASE_SEED = Number(process.env.WHY_BLOCKED_DIFF_SEED ?? 20261124);
+const CASES6 = Number(process.env.WHY_BLOCKED_DIFF_CASES6 ?? 6);
+const BASE_SEED6 = Number(process.env.WHY_BLOCKED_DIFF_SEED6 ?? 20261600);
 const WORKERS = 2;
 const MAX_MINIMIZED = 3;
 const REGRESSION_DIR = fileURLToPath(new URL('./regressions/', import.meta.url));
@@ -60,30 +69,53 @@ describeLab('analyzer agrees with the kernel (differential)', () => {
     expect(outcomes.filter((o) => !o.agree).map((o) => formatDisagreement(o, LEGACY_UNDER_FIREWALLD.name)).join('\n\n')).toBe('');
   }, 120_000);
 
-  it(`${CASES} generated rulesets x ${PACKETS} packets per backend, from seed ${BASE_SEED}`, async () => {
+  it(`${CASES} generated IPv4 rulesets x ${PACKETS} packets per backend, from seed ${BASE_SEED}`, async () => {
+    await runGenerated('ipv4', CASES, BASE_SEED);
+  }, 900_000);
+
+  it(`${CASES6} generated IPv6 rulesets (ip6tables, nft ip6/inet) x ${PACKETS} packets per backend, from seed ${BASE_SEED6}`, async () => {
+    await runGenerated('ipv6', CASES6, BASE_SEED6);
+  }, 900_000);
+
+  /** Generated rulesets of one IP family in every backend, plus legacy and native nft at once. */
+  async function runGenerated(ipFamily: IpFamily, cases: number, baseSeed: number): Promise<void> {
     const failures: Failure[] = [];
     let compared = 0;
+    // How often the newer dimensions were exercised, so that none of them can silently vanish.
+    const coverage = { forwarded: 0, unjudgeable: 0 };
+    const tally = (outcomes: CaseOutcome[]): void => {
+      compared += outcomes.length;
+      for (const o of outcomes) {
+        if (o.kernel.route === 'forward') coverage.forwarded++;
+        if (o.analyzer.alternatives.length > 0) coverage.unjudgeable++;
+      }
+    };
+    const reproduce = ipFamily === 'ipv6' ? 'WHY_BLOCKED_DIFF_SEED6=%s WHY_BLOCKED_DIFF_CASES6=1' : 'WHY_BLOCKED_DIFF_SEED=%s WHY_BLOCKED_DIFF_CASES=1';
     const work = async (oracle: KernelOracle, worker: number): Promise<void> => {
-      for (let i = worker; i < CASES; i += WORKERS) {
-        const seed = BASE_SEED + i;
+      for (let i = worker; i < cases; i += WORKERS) {
+        const seed = baseSeed + i;
         for (const backend of backends) {
-          const model = generateRuleset(seed, backend === 'nft' ? 'nft' : 'iptables');
+          const model = generateRuleset(seed, backend === 'nft' ? 'nft' : 'iptables', ipFamily);
           const family = seed % 3 === 0 ? 'inet' : 'ip';
           const text = renderFor(backend, model, family);
           if (text === undefined) throw new Error(`seed ${seed}: the nft dialect generated a rule nft cannot express`);
-          const outcomes = await runDifferentialCase(oracle, backend, text, generatePackets(model, PACKETS, seed ^ 0x5bd1e995));
-          compared += outcomes.length;
+          const outcomes = await runDifferentialCase(oracle, backend, text, generatePackets(model, PACKETS, seed ^ 0x5bd1e995), ipFamily);
+          tally(outcomes);
           for (const o of outcomes) if (!o.agree) failures.push({ label: `seed ${seed}`, outcome: o, backend, seed, family });
         }
         if (backends.includes('iptables-legacy') && backends.includes('nft')) {
-          const iptModel = generateRuleset(seed, 'iptables');
-          const nftModel = generateRuleset(seed + 7919, 'nft');
+          const iptModel = generateRuleset(seed, 'iptables', ipFamily);
+          const nftModel = generateRuleset(seed + 7919, 'nft', ipFamily);
           const family = seed % 2 === 0 ? 'inet' : 'ip';
-          const parts = [{ backend: 'iptables-legacy' as const, text: renderFor('iptables-legacy', iptModel, family) as string }, { backend: 'nft' as const, text: renderNft(nftModel, family, 5) as string }];
+          const nftFamily = family === 'ip' && ipFamily === 'ipv6' ? 'ip6' : family;
+          const parts = [
+            { backend: 'iptables-legacy' as const, text: renderFor('iptables-legacy', iptModel, family) as string, family: ipFamily },
+            { backend: 'nft' as const, text: renderNft(nftModel, nftFamily, 5) as string },
+          ];
           const half = Math.floor(PACKETS / 2);
           const packets = [...generatePackets(iptModel, half, seed ^ 0x1234), ...generatePackets(nftModel, PACKETS - half, seed ^ 0x4321)];
           const outcomes = await runDifferentialParts(oracle, parts, packets);
-          compared += outcomes.length;
+          tally(outcomes);
           for (const o of outcomes) if (!o.agree) failures.push({ label: `seed ${seed} (legacy seed ${seed} + nft seed ${seed + 7919}, nft priorities +5)`, outcome: o, backend: 'mixed', seed, family });
         }
       }
@@ -98,7 +130,7 @@ describeLab('analyzer agrees with the kernel (differential)', () => {
       const key = `${failure.seed} ${failure.outcome.backend}`;
       if (seen.has(key)) continue;
       seen.add(key);
-      report.push(formatDisagreement(failure.outcome, `${failure.label} (reproduce: WHY_BLOCKED_DIFF_SEED=${failure.seed} WHY_BLOCKED_DIFF_CASES=1)`));
+      report.push(formatDisagreement(failure.outcome, `${failure.label} (reproduce: ${reproduce.replace('%s', String(failure.seed))})`));
     }
     let minimized = 0;
     const minimizedKeys = new Set<string>();
@@ -108,14 +140,14 @@ describeLab('analyzer agrees with the kernel (differential)', () => {
       if (failure.backend === 'mixed' || failure.outcome.kernel.verdict.startsWith('harness error') || minimizedKeys.has(key)) continue;
       minimizedKeys.add(key);
       const backend = failure.backend;
-      const model = generateRuleset(failure.seed, backend === 'nft' ? 'nft' : 'iptables');
+      const model = generateRuleset(failure.seed, backend === 'nft' ? 'nft' : 'iptables', ipFamily);
       const small = await minimizeDisagreement(oracles[0] as KernelOracle, backend, model, failure.family, { packet: failure.outcome.packet, state: failure.outcome.state });
       if (small === undefined) continue;
       minimized++;
       report.push(formatDisagreement(small.outcome, `minimized from seed ${failure.seed}`));
       if (process.env.WHY_BLOCKED_DIFF_WRITE_REGRESSIONS === '1') {
         const file = writeRegression(REGRESSION_DIR, {
-          description: `minimized from generated seed ${failure.seed}`, seed: failure.seed, backend,
+          description: `minimized from generated seed ${failure.seed}`, seed: failure.seed, backend, ...(ipFamily === 'ipv6' ? { family: ipFamily } : {}),
           rulesetText: small.outcome.text, probe: { packet: small.outcome.packet, state: small.outcome.state },
           kernel: small.outcome.kernel, analyzer: small.outcome.analyzer.comparable, analyzerRaw: small.outcome.analyzer.raw,
         });
@@ -124,7 +156,12 @@ describeLab('analyzer agrees with the kernel (differential)', () => {
     }
     const summary = `${failures.length} of ${compared} packet comparisons disagree (backends: ${backends.join(', ')})`;
     const mixedRuns = backends.includes('iptables-legacy') && backends.includes('nft') ? 1 : 0;
-    expect(compared).toBe(CASES * PACKETS * (backends.length + mixedRuns));
+    expect(compared).toBe(cases * PACKETS * (backends.length + mixedRuns));
+    if (cases >= 6) {
+      // DNAT to another host (FORWARD) exists only in IPv4 rulesets; limit/recent/string/quota in both.
+      if (ipFamily === 'ipv4') expect(coverage.forwarded).toBeGreaterThan(0);
+      expect(coverage.unjudgeable).toBeGreaterThan(0);
+    }
     expect(failures.length === 0 ? '' : `${summary}\n\n${report.join('\n\n')}`).toBe('');
-  }, 900_000);
+  }
 });

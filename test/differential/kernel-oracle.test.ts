@@ -9,6 +9,8 @@ import { renderIptablesSave } from './harness/render-iptables-save.ts';
 import { renderNft } from './harness/render-nft.ts';
 import { ruleOrdinal } from './harness/rule-ordinal.ts';
 import { rejectTypeOf } from './harness/reject-type-of.ts';
+import { parseNftCounters } from './harness/parse-nft-counters.ts';
+import { inNetns, runCommand } from './harness/run-command.ts';
 
 // The oracle on its own: before the analyzer is compared with it, it must give the answers we
 // know from first principles, and the conntrack states the generator predicts must be the kernel's.
@@ -76,6 +78,41 @@ describeLab('kernel oracle (differential harness)', () => {
     }
   });
 
+  const statePackets6: Array<[string, ProbePacket]> = [
+    ['SYN', tcp6(['SYN'])], ['bare ACK', tcp6(['ACK'])], ['SYN ACK', tcp6(['SYN', 'ACK'])], ['RST', tcp6(['RST'])],
+    ['udp', { proto: 'udp', src: '2001:db8:5::7', dst: '2001:db8:99::2', sport: 5000, dport: 53, inIface: 'eth0' }],
+    ...[[128, 0], [129, 0], [1, 4], [1, 1], [2, 0], [3, 0], [4, 1]].map(([type, code]): [string, ProbePacket] => [
+      `icmpv6 ${type}/${code}`, { proto: 'icmpv6', src: '2001:db8:5::7', dst: '2001:db8:99::2', icmpType: type, icmpCode: code, inIface: 'eth0' }]),
+    ['gre', { proto: 47, src: '2001:db8:5::7', dst: '2001:db8:99::2', inIface: 'eth0' }],
+  ];
+
+  it.each(statePackets6)('conntrack gives a first IPv6 %s packet the state the generator predicts', async (_name, packet) => {
+    const states = ['INVALID', 'NEW', 'RELATED', 'ESTABLISHED', 'UNTRACKED'];
+    await oracle.load('iptables-legacy', `*filter\n:INPUT ACCEPT [0:0]\n${states.map((s) => `-A INPUT -m conntrack --ctstate ${s} -j ACCEPT`).join('\n')}\nCOMMIT\n`, 'ipv6');
+    const answer = await oracle.probe(packet);
+    expect(answer.decidedBy.position).toBeDefined();
+    expect(states[(answer.decidedBy.position as number) - 1]).toBe(predictedCtState(packet));
+  });
+
+  const rejectTypes6 = ['icmp6-no-route', 'icmp6-adm-prohibited', 'icmp6-addr-unreachable', 'icmp6-port-unreachable',
+    'icmp6-policy-fail', 'icmp6-reject-route', 'tcp-reset'];
+  it.each(rejectTypes6)('ip6tables REJECT --reject-with %s is what the capture reads off the wire', async (type) => {
+    await oracle.load('iptables-nft', `*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p tcp -j REJECT --reject-with ${type}\nCOMMIT\n`, 'ipv6');
+    const answer = await oracle.probe(tcp6(['SYN']));
+    expect(answer.rejectWith).toBe(type);
+    expect(answer.replies.map(rejectTypeOf)).toEqual([type]);
+  });
+
+  it('the IPv6 lab is silent: nothing but our probes reaches the firewall (no ND, MLD or router solicitation)', async () => {
+    const nft = 'table inet watch {\n\tchain pre {\n\t\ttype filter hook prerouting priority -500; policy accept;\n\t\tcounter comment "diff-entry"\n\t}\n}\n';
+    await oracle.load('nft', nft);
+    await oracle.probe(tcp6(['SYN']));
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const { stdout } = await runCommand(inNetns(oracle.lab.fw, ['nft', '-j', 'list', 'ruleset']));
+    const entry = parseNftCounters(stdout).chains.find((c) => c.table === 'watch')?.rules[0];
+    expect(entry?.packets).toBe(1);
+  });
+
   for (const fixture of FIXTURE_RULESETS) {
     it(`${fixture.name}: the kernel decides as expected in every backend`, async () => {
       for (const backend of fixture.backends.filter((b) => backends.includes(b))) {
@@ -125,6 +162,10 @@ describeLab('kernel oracle (differential harness)', () => {
     }
   }, 180_000);
 });
+
+function tcp6(tcpFlags: string[]): ProbePacket {
+  return { proto: 'tcp', src: '2001:db8:5::7', dst: '2001:db8:99::2', sport: 40001, dport: 22, tcpFlags, inIface: 'eth0' };
+}
 
 function tcp(tcpFlags: string[]): ProbePacket {
   return { proto: 'tcp', src: '198.51.100.7', dst: '10.99.0.2', sport: 40001, dport: 22, tcpFlags, inIface: 'eth0' };

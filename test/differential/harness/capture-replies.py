@@ -1,7 +1,7 @@
 """Reply capture for the differential harness (runs inside the firewall namespace).
 
 Binds an AF_PACKET socket to the firewall's egress interface and, on each "drain" line from stdin,
-prints one JSON line listing the IPv4 frames the firewall transmitted since the previous drain.
+prints one JSON line listing the IPv4/IPv6 frames the firewall transmitted since the previous drain.
 Outgoing frames reach packet sockets synchronously inside dev_queue_xmit, so a drain issued after
 the probe's counters are final sees every reply that probe caused. Stdlib only.
 """
@@ -15,7 +15,23 @@ PACKET_OUTGOING = 4
 TCP_FLAG_NAMES = [(0x01, "FIN"), (0x02, "SYN"), (0x04, "RST"), (0x08, "PSH"), (0x10, "ACK"), (0x20, "URG")]
 
 
+def describe6(frame):
+    ip = frame[14:]
+    if len(ip) < 40:
+        return None
+    proto = ip[6]
+    out = {"src": socket.inet_ntop(socket.AF_INET6, ip[8:24]), "dst": socket.inet_ntop(socket.AF_INET6, ip[24:40]), "proto": proto}
+    l4 = ip[40:]
+    if proto == 58 and len(l4) >= 2:
+        out["icmpType"], out["icmpCode"] = l4[0], l4[1]
+    elif proto == 6 and len(l4) >= 14:
+        out["tcpFlags"] = [name for bit, name in TCP_FLAG_NAMES if l4[13] & bit]
+    return out
+
+
 def describe(frame):
+    if len(frame) >= 54 and frame[12:14] == b"\x86\xdd":
+        return describe6(frame)
     if len(frame) < 34 or frame[12:14] != b"\x08\x00":
         return None
     ip = frame[14:]

@@ -2,14 +2,14 @@ import { explainPacket, mergeRulesets, parseRuleset, type ExplainResult, type Pa
 import type { LoadedRuleset, ProbeAnswer } from './kernel-oracle.ts';
 import { rejectTypeOf } from './reject-type-of.ts';
 import type { ObservedReply } from './start-reply-capture.ts';
-import { FW_INTERFACES, LOCAL_ADDRESSES } from './lab-topology.ts';
+import { FW_INTERFACES, LOCAL_ADDRESSES, LOCAL_ADDRESSES6 } from './lab-topology.ts';
 import type { ProbePacket } from './start-packet-sender.ts';
 import type { CtState } from './ruleset-model.ts';
 
 /** The firewall namespace as the analyzer must be told about it. */
 export const LAB_HOST_CONTEXT = {
-  localAddresses: [...LOCAL_ADDRESSES],
-  interfaces: FW_INTERFACES.map((i) => ({ name: i.name, addresses: i.addresses.map((a) => `${a}/32`) })),
+  localAddresses: [...LOCAL_ADDRESSES, ...LOCAL_ADDRESSES6],
+  interfaces: FW_INTERFACES.map((i) => ({ name: i.name, addresses: [...i.addresses.map((a) => `${a}/32`), ...i.addresses6.map((a) => `${a}/128`)] })),
 };
 
 /** A comparable answer: where each base chain on the path decided, and the overall verdict. */
@@ -17,6 +17,13 @@ export interface ComparableAnswer {
   verdict: string;
   decidedBy: string;
   path: string[];
+  /** Delivered locally or routed through FORWARD (after DNAT to another host). */
+  route?: 'local' | 'forward';
+  /**
+   * The firewall's own answer (echo reply, SYN-ACK) through OUTPUT/POSTROUTING: "verdict by rule".
+   * Compared only when the kernel observed one (see ProbeAnswer.reply).
+   */
+  reply?: string;
   /**
    * Reject type. For the kernel it is read off the wire (the reply the firewall actually sent), and
    * absent when a REJECT sent nothing (e.g. no ICMP error is sent about an ICMP error).
@@ -29,6 +36,12 @@ export interface ComparableAnswer {
 export interface AnalyzerRun {
   input: PacketInput;
   comparable: ComparableAnswer;
+  /**
+   * The other outcomes the analyzer offers when a match cannot be judged offline (limit, recent,
+   * string, …): the kernel may take any of them. Empty when an unknown has any other reason, so
+   * a gap in what the analyzer claims to simulate is never excused this way.
+   */
+  alternatives: ComparableAnswer[];
   /** The analyzer's own result (trimmed), or its exception. */
   raw: unknown;
 }
@@ -53,14 +66,14 @@ export function runAnalyzer(loaded: LoadedRuleset | readonly LoadedRuleset[], pa
   try {
     const rulesets = parts.map((part) => parseRuleset(part.readback, part.backend === 'nft'
       ? { format: 'nft-json', source: 'nft' }
-      : { format: 'iptables-save', source: part.backend, family: 'ipv4' }));
+      : { format: 'iptables-save', source: part.backend, family: part.family }));
     const ruleset = rulesets.length === 1 ? rulesets[0] : mergeRulesets(...rulesets);
     if (ruleset === undefined) throw new Error('nothing loaded');
     const result = explainPacket(ruleset, input, LAB_HOST_CONTEXT);
-    return { input, comparable: fromAnalyzer(result), raw: trimResult(result) };
+    return { input, comparable: fromAnalyzer(result), alternatives: alternativesOf(result), raw: trimResult(result) };
   } catch (error) {
     const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-    return { input, comparable: { verdict: `analyzer threw ${message}`, decidedBy: '', path: [] }, raw: { error: message } };
+    return { input, comparable: { verdict: `analyzer threw ${message}`, decidedBy: '', path: [] }, alternatives: [], raw: { error: message } };
   }
 }
 
@@ -72,10 +85,15 @@ function sourceOf(family: string): string {
 export function fromKernel(answer: ProbeAnswer): ComparableAnswer {
   const out: ComparableAnswer = {
     verdict: answer.verdict,
+    route: answer.route,
     decidedBy: where(sourceOf(answer.decidedBy.family), answer.decidedBy.table, answer.decidedBy.chain, answer.decidedBy.position, answer.decidedBy.policy),
     path: answer.path.map((p) => `${where(sourceOf(p.family), p.decidedBy.table, p.decidedBy.chain, p.decidedBy.position, p.decidedBy.policy)} => ${p.verdict}`),
     wire: answer.replies.map(describeReply).join(', ') || 'nothing',
   };
+  if (answer.reply !== undefined) {
+    const d = answer.reply.decidedBy;
+    out.reply = `${answer.reply.verdict} by ${where(sourceOf(d.family), d.table, d.chain, d.position, d.policy)}`;
+  }
   if (answer.verdict === 'reject') {
     const seen = answer.replies.map(rejectTypeOf).find((t) => t !== undefined);
     if (seen !== undefined) out.rejectWith = seen;
@@ -86,6 +104,7 @@ export function fromKernel(answer: ProbeAnswer): ComparableAnswer {
 function describeReply(reply: ObservedReply): string {
   if (reply.proto === 6) return `tcp [${(reply.tcpFlags ?? []).join(',')}]`;
   if (reply.proto === 1) return `icmp ${reply.icmpType ?? '?'}/${reply.icmpCode ?? '?'}`;
+  if (reply.proto === 58) return `icmpv6 ${reply.icmpType ?? '?'}/${reply.icmpCode ?? '?'}`;
   return `proto ${reply.proto}`;
 }
 
@@ -94,11 +113,48 @@ function fromAnalyzer(result: ExplainResult): ComparableAnswer {
   const id = (ref: { source: string; position?: number; handle?: number }): number | undefined => (ref.source === 'nft' ? ref.handle ?? ref.position : ref.position);
   const out: ComparableAnswer = {
     verdict: result.verdict,
+    route: result.path,
     decidedBy: where(result.decidedBy.source, result.decidedBy.table, result.decidedBy.chain, id(result.decidedBy), result.decidedBy.policy),
     path: result.chainVerdicts.map((c) => `${where(c.source, c.table, c.chain, id(c), c.policy)} => ${c.verdict}`),
   };
   if (result.rejectWith !== undefined) out.rejectWith = result.rejectWith;
+  if (result.reply !== undefined) {
+    const d = result.reply.decidedBy;
+    out.reply = `${result.reply.verdict} by ${where(d.source, d.table, d.chain, id(d), d.policy)}`;
+  }
   return out;
+}
+
+/** Reasons the analyzer gives for the stateful matches the generator plants on purpose. */
+const STATEFUL_REASON = /rate limit state|rate\/quota state|recent list|payload contents|random or nth|packet length/;
+
+function alternativesOf(result: ExplainResult): ComparableAnswer[] {
+  if (result.unknowns.length === 0 || !result.unknowns.every((u) => u.reasons.length > 0 && u.reasons.every((r) => STATEFUL_REASON.test(r)))) return [];
+  const out: ComparableAnswer[] = [];
+  for (const u of result.unknowns) {
+    for (const o of [u.ifMatches, u.ifNotMatches]) {
+      if (o === undefined) continue;
+      const alt: ComparableAnswer = { verdict: o.verdict, decidedBy: where(o.decidedBy.source, o.decidedBy.table, o.decidedBy.chain, ruleId(o.decidedBy), o.decidedBy.policy), path: [] };
+      if (o.rejectWith !== undefined) alt.rejectWith = o.rejectWith;
+      out.push(alt);
+    }
+  }
+  return out;
+}
+
+/**
+ * The analyzer's answer, or (for planted stateful matches only) one of the outcomes it offers:
+ * then verdict, deciding rule and reject type must match; the per-chain path is not offered.
+ */
+export function analyzerAgrees(kernel: ComparableAnswer, run: AnalyzerRun): boolean {
+  if (sameAnswer(kernel, run.comparable)) return true;
+  return run.alternatives.some((alt) => kernel.verdict === alt.verdict && kernel.decidedBy === alt.decidedBy
+    && (kernel.rejectWith === undefined || kernel.rejectWith === alt.rejectWith));
+}
+
+/** nft rules are identified by handle (what the kernel's counters are keyed by), iptables rules by position. */
+function ruleId(ref: { source: string; position?: number; handle?: number }): number | undefined {
+  return ref.source === 'nft' ? ref.handle ?? ref.position : ref.position;
 }
 
 function where(source: string, table: string, chain: string, position: number | undefined, policy: string | undefined): string {
@@ -107,14 +163,15 @@ function where(source: string, table: string, chain: string, position: number | 
 
 /** The reject type is compared only when the kernel put one on the wire. */
 export function sameAnswer(kernel: ComparableAnswer, analyzer: ComparableAnswer): boolean {
-  return kernel.verdict === analyzer.verdict && kernel.decidedBy === analyzer.decidedBy && kernel.path.join('|') === analyzer.path.join('|')
-    && (kernel.rejectWith === undefined || kernel.rejectWith === analyzer.rejectWith);
+  return kernel.verdict === analyzer.verdict && kernel.route === analyzer.route && kernel.decidedBy === analyzer.decidedBy && kernel.path.join('|') === analyzer.path.join('|')
+    && (kernel.rejectWith === undefined || kernel.rejectWith === analyzer.rejectWith)
+    && (kernel.reply === undefined || kernel.reply === analyzer.reply);
 }
 
 function trimResult(result: ExplainResult): unknown {
   return {
     verdict: result.verdict, rejectWith: result.rejectWith, decidedBy: result.decidedBy, chainVerdicts: result.chainVerdicts,
-    unknowns: result.unknowns, warnings: result.warnings,
+    path: result.path, translated: result.translated, reply: result.reply === undefined ? undefined : { verdict: result.reply.verdict, decidedBy: result.reply.decidedBy, packet: result.reply.packet }, unknowns: result.unknowns, warnings: result.warnings,
     trace: result.trace.slice(0, 60),
   };
 }

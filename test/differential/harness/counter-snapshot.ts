@@ -22,6 +22,8 @@ export interface CounterChain {
   /** Lower-case hook for base chains (prerouting, input, ...). */
   hook?: string;
   priority?: number;
+  /** `nat` chains see only a connection's first packet, so they may be skipped without the packet being lost. */
+  type?: 'filter' | 'nat' | 'route';
   policy?: 'accept' | 'drop';
   /** Policy hits: iptables `:CHAIN POLICY [p:b]`; undefined for nft, which has none. */
   policyPackets?: number;

@@ -32,7 +32,22 @@ export async function createLab(tag: string): Promise<Lab> {
   try {
     await runCommand(['ip', 'netns', 'add', lab.fw]);
     await runCommand(['ip', 'netns', 'add', lab.sink]);
-    const fwSysctl = (key: string, value: string): Promise<unknown> => runCommand(inNetns(lab.fw, ['sysctl', '-q', '-w', `${key}=${value}`]));
+    const sysctl = (ns: string, key: string, value: string): Promise<unknown> => runCommand(inNetns(ns, ['sysctl', '-q', '-w', `${key}=${value}`]));
+    const fwSysctl = (key: string, value: string): Promise<unknown> => sysctl(lab.fw, key, value);
+    // IPv6 would make gen and sink chatter (router solicitations, MLD, DAD) into the firewall's
+    // counters; they only need raw frames, so their IPv6 stacks are switched off before any link exists.
+    for (const ns of [lab.gen, lab.sink]) {
+      await sysctl(ns, 'net.ipv6.conf.all.disable_ipv6', '1');
+      await sysctl(ns, 'net.ipv6.conf.default.disable_ipv6', '1');
+    }
+    // The firewall keeps IPv6 but never starts neighbour discovery itself: no link-local address
+    // (addr_gen_mode 1 = none), no DAD, no router solicitations; its addresses are added `nodad`.
+    for (const [key, value] of [['addr_gen_mode', '1'], ['accept_dad', '0'], ['dad_transmits', '0'], ['router_solicitations', '0'], ['accept_ra', '0']] as const) {
+      await fwSysctl(`net.ipv6.conf.default.${key}`, value);
+      await fwSysctl(`net.ipv6.conf.all.${key}`, value);
+    }
+    // DNAT to another host must reach FORWARD (and leave by the default route to the sink).
+    await fwSysctl('net.ipv4.ip_forward', '1');
     await fwSysctl('net.ipv4.conf.all.rp_filter', '0');
     await fwSysctl('net.ipv4.conf.default.rp_filter', '0');
     for (const [index, iface] of FW_INTERFACES.entries()) {
@@ -40,6 +55,7 @@ export async function createLab(tag: string): Promise<Lab> {
       await runCommand(['ip', 'link', 'add', genIface, 'netns', lab.gen, 'type', 'veth', 'peer', 'name', iface.name, 'netns', lab.fw]);
       await fwSysctl(`net.ipv4.conf.${iface.name}.rp_filter`, '0');
       for (const addr of iface.addresses) await runCommand(['ip', '-n', lab.fw, 'addr', 'add', `${addr}/32`, 'dev', iface.name]);
+      for (const addr of iface.addresses6) await runCommand(['ip', '-n', lab.fw, 'addr', 'add', `${addr}/128`, 'dev', iface.name, 'nodad']);
       await runCommand(['ip', '-n', lab.fw, 'link', 'set', iface.name, 'up']);
       await runCommand(['ip', '-n', lab.gen, 'link', 'set', genIface, 'up']);
       await runCommand(inNetns(lab.fw, ['tc', 'qdisc', 'replace', 'dev', iface.name, 'root', 'pfifo', 'limit', '0']));
@@ -49,8 +65,11 @@ export async function createLab(tag: string): Promise<Lab> {
     await runCommand(['ip', '-n', lab.fw, 'link', 'set', EGRESS_IFACE, 'arp', 'off', 'up']);
     await runCommand(['ip', '-n', lab.sink, 'link', 'set', 's0', 'up']);
     await runCommand(['ip', '-n', lab.fw, 'route', 'add', 'default', 'dev', EGRESS_IFACE]);
+    // NOARP covers IPv6 too: no neighbour solicitation is ever sent for the reply path.
+    await runCommand(['ip', '-n', lab.fw, '-6', 'route', 'add', 'default', 'dev', EGRESS_IFACE]);
     // REJECT's ICMP errors are rate limited per peer (1/s by default); probes reuse sources quickly.
     await fwSysctl('net.ipv4.icmp_ratelimit', '0');
+    await fwSysctl('net.ipv6.icmp.ratelimit', '0');
     await runCommand(['ip', '-n', lab.fw, 'link', 'set', 'lo', 'up']);
     return lab;
   } catch (error) {

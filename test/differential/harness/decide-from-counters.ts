@@ -23,6 +23,8 @@ export interface KernelAnswer {
   rule?: string;
   /** Every base chain the packet reached, in hook/priority order. */
   path: BaseChainOutcome[];
+  /** Whether the packet was delivered locally (INPUT) or routed through FORWARD. */
+  route: 'local' | 'forward';
   /**
    * False while the counters show the packet only part of the way: no DROP/REJECT yet and some base
    * chain that would see it has not counted it. The packet may still be inside the stack (softirq
@@ -37,14 +39,16 @@ export interface KernelAnswer {
   needsSettle: boolean;
 }
 
-const PATH_HOOKS = ['prerouting', 'input'];
+/** Hooks of the two routes an incoming packet can take (output hooks only see the firewall's own replies). */
+const LOCAL_HOOKS = ['prerouting', 'input'];
+const FORWARD_HOOKS = ['prerouting', 'forward', 'postrouting'];
 
 /**
  * Which rule decided, from the counter deltas of exactly one packet. In each base chain reached, the
  * terminal rule (accept/drop/reject) whose counter rose decided, else the policy did. DROP/REJECT
  * anywhere is final; ACCEPT only ends its base chain, so an accepted packet is decided by the last one.
  */
-export function decideFromCounters(before: CounterSnapshot, after: CounterSnapshot): KernelAnswer {
+export function decideFromCounters(before: CounterSnapshot, after: CounterSnapshot, onlyHooks?: readonly string[]): KernelAnswer {
   const previous = new Map<string, CounterChain>(before.chains.map((c) => [chainKey(c), c]));
   const delta = (chain: CounterChain, rule: CounterRule): number => {
     const old = previous.get(chainKey(chain))?.rules.find((r) => r.id === rule.id);
@@ -52,14 +56,22 @@ export function decideFromCounters(before: CounterSnapshot, after: CounterSnapsh
   };
   const policyDelta = (chain: CounterChain): number => (chain.policyPackets ?? 0) - (previous.get(chainKey(chain))?.policyPackets ?? 0);
 
+  // DNAT to a non-local address sends the packet through FORWARD and POSTROUTING instead of INPUT.
+  // Postrouting alone proves nothing: the firewall's own replies (RST, ICMP) cross it too.
+  // `onlyHooks` (output, postrouting) reads the path of the firewall's own reply instead.
+  const forwarded = onlyHooks === undefined && after.chains.some((c) => c.hook === 'forward' && (policyDelta(c) > 0 || c.rules.some((r) => delta(c, r) > 0)));
+  const hooks = onlyHooks ?? (forwarded ? FORWARD_HOOKS : LOCAL_HOOKS);
   const baseChains = after.chains
-    .filter((c) => c.hook !== undefined && PATH_HOOKS.includes(c.hook))
-    .sort((a, b) => PATH_HOOKS.indexOf(a.hook as string) - PATH_HOOKS.indexOf(b.hook as string) || (a.priority ?? 0) - (b.priority ?? 0));
+    .filter((c) => c.hook !== undefined && hooks.includes(c.hook))
+    .sort((a, b) => hooks.indexOf(a.hook as string) - hooks.indexOf(b.hook as string) || (a.priority ?? 0) - (b.priority ?? 0));
 
   const path: BaseChainOutcome[] = [];
   let unseenObservable = 0;
-  let needsSettle = false;
+  // nat POSTROUTING is the last chain a forwarded packet reaches, and may be skipped: confirm it settled.
+  let needsSettle = forwarded;
   for (const base of baseChains) {
+    // Nothing after a DROP/REJECT saw the packet; later counters (POSTROUTING) are REJECT's own answer.
+    if (path.some((p) => p.verdict !== 'accept')) break;
     const tree = reachableChains(after, base);
     const fired: Array<{ chain: CounterChain; rule: CounterRule }> = [];
     for (const chain of tree) {
@@ -82,17 +94,18 @@ export function decideFromCounters(before: CounterSnapshot, after: CounterSnapsh
     if (viaEntryOnly) needsSettle = true;
     if (viaPolicyCounter || viaEntryOnly) {
       path.push({ family: base.family, table: base.table, chain: base.name, verdict: base.policy === 'drop' ? 'drop' : 'accept', decidedBy: { family: base.family, table: base.table, chain: base.name, policy: base.policy ?? 'accept' } });
-    } else if (base.policyPackets !== undefined || base.rules.some((r) => r.marker === 'entry')) {
+    } else if (base.type !== 'nat' && (base.policyPackets !== undefined || base.rules.some((r) => r.marker === 'entry'))) {
+      // nat chains are skipped by every packet but a connection's first, so their silence proves nothing.
       unseenObservable++;
     }
   }
   const stopped = path.some((p) => p.verdict !== 'accept');
   const complete = path.length > 0 && (stopped || unseenObservable === 0);
   if (path.length === 0) {
-    return { verdict: 'drop', decidedBy: { family: '', table: '', chain: '' }, path, complete, needsSettle };
+    return { verdict: 'drop', decidedBy: { family: '', table: '', chain: '' }, path, route: forwarded ? 'forward' : 'local', complete, needsSettle };
   }
   const final = path.find((p) => p.verdict !== 'accept') ?? (path[path.length - 1] as BaseChainOutcome);
-  const answer: KernelAnswer = { verdict: final.verdict, decidedBy: final.decidedBy, path, complete, needsSettle };
+  const answer: KernelAnswer = { verdict: final.verdict, decidedBy: final.decidedBy, path, route: forwarded ? 'forward' : 'local', complete, needsSettle };
   if (final.rule !== undefined) answer.rule = final.rule;
   if (final.verdict === 'reject') {
     const chain = after.chains.find((c) => c.table === final.decidedBy.table && c.name === final.decidedBy.chain && c.family === final.family);

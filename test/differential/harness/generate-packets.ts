@@ -1,6 +1,7 @@
 import { createPrng, type Prng } from './create-prng.ts';
 import { intToIp, ipToInt, parseCidr } from './ipv4.ts';
-import { FW_INTERFACE_NAMES, LOCAL_ADDRESSES, SOURCE_NETWORKS } from './lab-topology.ts';
+import { addIp6, bigToIp6, canonicalIp6, parseCidr6 } from './ipv6.ts';
+import { FW_INTERFACE_NAMES, LOCAL_ADDRESSES, LOCAL_ADDRESSES6, SOURCE_NETWORKS, SOURCE_NETWORKS6 } from './lab-topology.ts';
 import type { ProbePacket } from './start-packet-sender.ts';
 import type { CtState, GenRuleset } from './ruleset-model.ts';
 
@@ -17,6 +18,7 @@ export function predictedCtState(packet: Pick<ProbePacket, 'proto' | 'tcpFlags' 
     return flags === 'SYN' || flags === 'ACK' || flags === 'ACK,PSH' ? 'NEW' : 'INVALID';
   }
   if (packet.proto === 'icmp') return packet.icmpType === 8 || packet.icmpType === 13 ? 'NEW' : 'INVALID';
+  if (packet.proto === 'icmpv6') return packet.icmpType === 128 ? 'NEW' : 'INVALID';
   return 'NEW';
 }
 
@@ -27,29 +29,34 @@ const TCP_FLAG_SETS: Array<[number, string[]]> = [
 const ICMP_KINDS: Array<[number, { type: number; code: number }]> = [
   [45, { type: 8, code: 0 }], [15, { type: 0, code: 0 }], [15, { type: 3, code: 3 }], [10, { type: 3, code: 13 }], [8, { type: 11, code: 0 }], [7, { type: 13, code: 0 }],
 ];
+/** No neighbour discovery or MLD types: they would make the firewall answer or change its neighbour table. */
+const ICMP6_KINDS: Array<[number, { type: number; code: number }]> = [
+  [45, { type: 128, code: 0 }], [15, { type: 129, code: 0 }], [12, { type: 1, code: 4 }], [8, { type: 1, code: 1 }], [8, { type: 3, code: 0 }], [6, { type: 2, code: 0 }], [6, { type: 4, code: 1 }],
+];
 const DPORT_POOL = [22, 23, 53, 80, 443, 8080, 3306, 65535];
 
 /** Packets aimed at the ruleset's own addresses and ports, so rules actually match now and then. */
 export function generatePackets(ruleset: GenRuleset, count: number, seed: number): GeneratedPacket[] {
   const rng = createPrng(seed);
+  const v6 = ruleset.family === 'ipv6';
   const sources: string[] = [];
   const ports: number[] = [];
   for (const table of ruleset.tables) {
     for (const chain of table.chains) {
       for (const { match } of chain.rules) {
-        if (match.src) sources.push(...addressesAround(match.src.cidr));
-        if (match.iprange?.option === 'src-range') sources.push(match.iprange.lo, match.iprange.hi, intToIp((ipToInt(match.iprange.hi) + 1) >>> 0));
+        if (match.src) sources.push(...(v6 ? addressesAround6(match.src.cidr) : addressesAround(match.src.cidr)));
+        if (match.iprange?.option === 'src-range') sources.push(match.iprange.lo, match.iprange.hi, v6 ? addIp6(match.iprange.hi, 1) : intToIp((ipToInt(match.iprange.hi) + 1) >>> 0));
         for (const range of [match.sport, match.dport, ...(match.multiport?.items ?? [])]) {
           if (range !== undefined) ports.push(range.lo, range.hi, range.lo - 1, range.hi + 1);
         }
       }
     }
   }
-  const usableSources = sources.filter(isSafeSource);
+  const usableSources = sources.filter(v6 ? isSafeSource6 : isSafeSource);
   const usablePorts = ports.filter((p) => p >= 1 && p <= 65535);
   const packets: GeneratedPacket[] = [];
   for (let i = 0; i < count; i++) {
-    const packet = randomPacket(rng, usableSources, usablePorts);
+    const packet = v6 ? randomPacket6(rng, usableSources, usablePorts) : randomPacket(rng, usableSources, usablePorts);
     packets.push({ packet, state: predictedCtState(packet) });
   }
   return packets;
@@ -69,6 +76,52 @@ function randomPacket(rng: Prng, sources: string[], ports: number[]): ProbePacke
     return { ...base, proto: 'icmp', icmpType: kind.type, icmpCode: kind.code };
   }
   return { ...base, proto: 47 };
+}
+
+function randomPacket6(rng: Prng, sources: string[], ports: number[]): ProbePacket {
+  const src = sources.length > 0 && rng.chance(0.55) ? rng.pick(sources) : randomSource6(rng);
+  const base = { src, dst: rng.pick(LOCAL_ADDRESSES6), inIface: rng.pick(FW_INTERFACE_NAMES) };
+  const port = (fallback: () => number): number => (ports.length > 0 && rng.chance(0.6) ? rng.pick(ports) : fallback());
+  const roll = rng.next();
+  if (roll < 0.55) {
+    return { ...base, proto: 'tcp', sport: port(() => rng.int(1024, 65535)), dport: port(() => rng.pick(DPORT_POOL)), tcpFlags: weighted(rng, TCP_FLAG_SETS) };
+  }
+  if (roll < 0.77) return { ...base, proto: 'udp', sport: port(() => rng.int(1024, 65535)), dport: port(() => rng.pick(DPORT_POOL)) };
+  if (roll < 0.92) {
+    const kind = weighted(rng, ICMP6_KINDS);
+    return { ...base, proto: 'icmpv6', icmpType: kind.type, icmpCode: kind.code };
+  }
+  return { ...base, proto: 47 };
+}
+
+function randomSource6(rng: Prng): string {
+  for (;;) {
+    const { base, prefixLen } = parseCidr6(rng.pick(SOURCE_NETWORKS6));
+    const span = prefixLen >= 112 ? Number(1n << BigInt(128 - prefixLen)) - 2 : 100000;
+    const ip = bigToIp6(base + BigInt(rng.int(1, span)));
+    if (isSafeSource6(ip)) return ip;
+  }
+}
+
+/** Like addressesAround, for IPv6 prefixes. */
+function addressesAround6(cidr: string): string[] {
+  const { base, prefixLen } = parseCidr6(cidr);
+  const first = bigToIp6(base);
+  const last = addIp6(bigToIp6(base + (1n << BigInt(128 - prefixLen))), -1);
+  return [first, addIp6(first, 1), last, addIp6(last, 1), addIp6(first, -1)];
+}
+
+/**
+ * Only global and ULA unicast sources outside the firewall's own addresses: multicast, loopback,
+ * unspecified and link-local sources are refused or special-cased by the IPv6 input path.
+ */
+function isSafeSource6(ip: string): boolean {
+  const text = canonicalIp6(ip);
+  if (LOCAL_ADDRESSES6.map(canonicalIp6).includes(text)) return false;
+  const top = parseInt(text.split(':')[0] || '0', 16);
+  // 2000::/3 (global unicast) and fc00::/7 (ULA); the subnet-router anycast address (host part 0) is left out too.
+  if (!((top & 0xe000) === 0x2000 || (top & 0xfe00) === 0xfc00)) return false;
+  return !text.endsWith('::');
 }
 
 function weighted<T>(rng: Prng, items: Array<[number, T]>): T {

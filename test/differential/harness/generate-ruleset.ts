@@ -1,7 +1,8 @@
 import { createPrng, type Prng } from './create-prng.ts';
 import { canonicalCidr, intToIp, ipToInt, parseCidr } from './ipv4.ts';
-import { IFACE_PATTERNS, LOCAL_ADDRESSES, SOURCE_NETWORKS } from './lab-topology.ts';
-import type { CtState, GenChain, GenMatch, GenRule, GenRuleset, GenTable, GenTarget, PortRange, RejectWith } from './ruleset-model.ts';
+import { addIp6, bigToIp6, canonicalCidr6, parseCidr6 } from './ipv6.ts';
+import { IFACE_PATTERNS, LOCAL_ADDRESSES, LOCAL_ADDRESSES6, SOURCE_NETWORKS, SOURCE_NETWORKS6 } from './lab-topology.ts';
+import type { CtState, GenChain, GenMatch, GenRule, GenRuleset, GenTable, GenTarget, PortRange, RejectWith, StatefulMatch } from './ruleset-model.ts';
 
 /**
  * Seeded random rulesets over the matches and targets the analyzer claims to support. Small on
@@ -9,8 +10,9 @@ import type { CtState, GenChain, GenMatch, GenRule, GenRuleset, GenTable, GenTar
  * The `nft` dialect leaves out what has no one-rule nft equivalent (multiport --ports,
  * addrtype, negated icmp type/code pairs).
  */
-export function generateRuleset(seed: number, dialect: 'iptables' | 'nft'): GenRuleset {
+export function generateRuleset(seed: number, dialect: 'iptables' | 'nft', family: Family = 'ipv4'): GenRuleset {
   const rng = createPrng(seed);
+  currentFamily = family;
   const tables: GenTable[] = [];
   if (rng.chance(0.25)) tables.push(rawTable(rng, dialect));
   if (rng.chance(0.4)) tables.push(mangleTable(rng, dialect));
@@ -19,11 +21,22 @@ export function generateRuleset(seed: number, dialect: 'iptables' | 'nft'): GenR
   if (dialect === 'nft' && rng.chance(0.3)) {
     tables.push({ name: 'extra', chains: [{ name: 'INPUT', hook: 'INPUT', priority: rng.pick([-10, 10]), policy: rng.chance(0.3) ? 'DROP' : 'ACCEPT', rules: buildRules(rng, dialect, rng.int(1, 5), [], true) }] });
   }
-  return { seed, dialect, tables };
+  // nat draws from its own stream, so adding it left every earlier seed's tables unchanged.
+  if (family === 'ipv4') addNat(createPrng(seed ^ 0x6e617400), dialect, tables);
+  addStateful(createPrng(seed ^ 0x73746174), dialect, tables);
+  addOutput(createPrng(seed ^ 0x6f757400), dialect, tables);
+  return family === 'ipv6' ? { seed, dialect, family, tables } : { seed, dialect, tables };
 }
+
+type Family = 'ipv4' | 'ipv6';
+/** The family being generated; set once per generateRuleset call (generation is synchronous). */
+let currentFamily: Family = 'ipv4';
 
 const PORT_POOL = [22, 23, 53, 80, 443, 1024, 2000, 3306, 8080, 65535];
 const CT_STATES: CtState[] = ['INVALID', 'NEW', 'RELATED', 'ESTABLISHED', 'UNTRACKED'];
+const REJECT_TYPES6: RejectWith[] = [
+  'icmp6-no-route', 'icmp6-adm-prohibited', 'icmp6-addr-unreachable', 'icmp6-port-unreachable', 'icmp6-policy-fail', 'icmp6-reject-route',
+];
 const REJECT_TYPES: RejectWith[] = [
   'icmp-net-unreachable', 'icmp-host-unreachable', 'icmp-port-unreachable', 'icmp-proto-unreachable',
   'icmp-net-prohibited', 'icmp-host-prohibited', 'icmp-admin-prohibited',
@@ -63,6 +76,108 @@ function mangleTable(rng: Prng, dialect: 'iptables' | 'nft'): GenTable {
   return { name: 'mangle', chains };
 }
 
+/** Where DNAT sends packets: the firewall's own addresses (then INPUT) or hosts behind its default route (then FORWARD). */
+const DNAT_TARGETS = ['10.99.0.3', '203.0.113.10', '10.98.0.2', '192.0.2.50', '198.18.0.9'];
+
+/**
+ * nat PREROUTING with DNAT/REDIRECT, plus a filter FORWARD chain for what DNAT sends elsewhere.
+ * (nft needs FORWARD as a base chain to observe forwarded packets at all.)
+ */
+function addNat(rng: Prng, dialect: 'iptables' | 'nft', tables: GenTable[]): void {
+  if (!rng.chance(0.35)) return;
+  const rules: GenRule[] = [];
+  const count = rng.int(1, 4);
+  for (let i = 0; i < count; i++) {
+    const match = natMatch(rng);
+    const l4 = match.proto !== undefined && !match.proto.neg ? match.proto.name : undefined;
+    const withPort = (l4 === 'tcp' || l4 === 'udp') && rng.chance(0.5);
+    const port = rng.pick([22, 80, 2000, 8080]);
+    const roll = rng.next();
+    const target: GenTarget = roll < 0.55
+      ? { kind: 'DNAT', to: rng.pick(DNAT_TARGETS), ...(withPort ? { port } : {}) }
+      : roll < 0.8 ? { kind: 'REDIRECT', ...(withPort ? { port } : {}) } : { kind: rng.pick(['ACCEPT', 'RETURN', 'NONE'] as const) };
+    rules.push({ match, target });
+  }
+  tables.unshift({ name: 'nat', chains: [{ name: 'PREROUTING', hook: 'PREROUTING', policy: 'ACCEPT', rules }] });
+  const filter = tables.find((t) => t.name === 'filter');
+  filter?.chains.splice(1, 0, { name: 'FORWARD', hook: 'FORWARD', policy: rng.chance(0.5) ? 'DROP' : 'ACCEPT', rules: buildRules(rng, dialect, rng.int(0, 5), [], true) });
+}
+
+const STATEFUL_IPTABLES: StatefulMatch[] = ['limit', 'recent-check', 'string', 'statistic', 'length'];
+const STATEFUL_NFT: StatefulMatch[] = ['limit', 'nft-quota'];
+
+/**
+ * At most one rule whose match depends on state no dump holds, in filter INPUT. One only: the
+ * analyzer then offers exactly two outcomes, and the kernel's must be one of them.
+ */
+function addStateful(rng: Prng, dialect: 'iptables' | 'nft', tables: GenTable[]): void {
+  if (!rng.chance(0.3)) return;
+  const input = tables.find((t) => t.name === 'filter')?.chains.find((c) => c.name === 'INPUT');
+  if (input === undefined) return;
+  const kind = rng.pick(dialect === 'nft' ? STATEFUL_NFT : STATEFUL_IPTABLES);
+  const match: GenMatch = { stateful: kind };
+  if (rng.chance(0.5)) match.proto = { name: rng.pick(['tcp', 'udp'] as const), neg: false };
+  const at = rng.int(0, input.rules.length);
+  input.rules.splice(at, 0, { match, target: { kind: rng.pick(['ACCEPT', 'DROP'] as const) } });
+  // xt_recent --set always matches (and fills the list the later --rcheck reads): not an unknown.
+  if (kind === 'recent-check') input.rules.splice(rng.int(0, at), 0, { match: { stateful: 'recent-set' }, target: { kind: 'NONE' } });
+}
+
+/**
+ * filter OUTPUT, which the firewall's own answers cross (echo reply, SYN-ACK from the lab's
+ * listener): the "request accepted, reply blocked" case. No `-o` (the lab answers via its default
+ * route, not the probe's interface) and no REJECT (its error would be delivered locally, into INPUT).
+ */
+function addOutput(rng: Prng, dialect: 'iptables' | 'nft', tables: GenTable[]): void {
+  if (!rng.chance(0.4)) return;
+  const filter = tables.find((t) => t.name === 'filter');
+  if (filter === undefined) return;
+  const rules: GenRule[] = [];
+  const count = rng.int(1, 5);
+  for (let i = 0; i < count; i++) {
+    const roll = rng.next();
+    const target: GenTarget = { kind: roll < 0.35 ? 'ACCEPT' : roll < 0.7 ? 'DROP' : roll < 0.8 ? 'RETURN' : 'NONE' };
+    rules.push({ match: outputMatch(rng, dialect), target });
+  }
+  filter.chains.push({ name: 'OUTPUT', hook: 'OUTPUT', policy: rng.chance(0.4) ? 'DROP' : 'ACCEPT', rules });
+}
+
+function outputMatch(rng: Prng, dialect: 'iptables' | 'nft'): GenMatch {
+  const match: GenMatch = {};
+  const v6 = currentFamily === 'ipv6';
+  if (rng.chance(0.6)) {
+    const name = rng.pick(['tcp', v6 ? 'icmpv6' : 'icmp'] as const);
+    match.proto = { name, neg: rng.chance(0.1) };
+    if (!match.proto.neg && name === 'tcp') {
+      if (rng.chance(0.5)) match.sport = { lo: rng.pick([80, 443, 22]), hi: 0, neg: rng.chance(0.2) };
+      if (match.sport !== undefined) match.sport.hi = match.sport.lo;
+      if (rng.chance(0.3)) match.tcpFlags = { mask: ['FIN', 'SYN', 'RST', 'ACK'], comp: rng.pick([['SYN', 'ACK'], ['RST'], ['SYN']]), neg: rng.chance(0.2) };
+    }
+    if (!match.proto.neg && name !== 'tcp' && rng.chance(0.5)) match.icmpType = { type: rng.pick(v6 ? [129, 128, 1] : [0, 8, 3]), neg: rng.chance(0.2) };
+  }
+  if (rng.chance(0.3)) match.dst = { cidr: randomCidr(rng, pickSourceBase(rng)), neg: rng.chance(0.2) };
+  if (rng.chance(0.3)) {
+    const states = rng.some(CT_STATES, 2);
+    match.ctstate = { module: 'conntrack', states: CT_STATES.filter((s) => states.includes(s)), neg: rng.chance(0.2) };
+    if (dialect === 'nft') match.ctstate.nftBraces = true;
+  }
+  if (rng.chance(0.1)) match.mark = { ...rng.pick(MARK_CHOICES), neg: false };
+  return match;
+}
+
+/** Broad matches, so that DNAT actually fires for a good share of the generated packets. */
+function natMatch(rng: Prng): GenMatch {
+  const match: GenMatch = {};
+  if (rng.chance(0.7)) {
+    const name = rng.pick(['tcp', 'tcp', 'udp'] as const);
+    match.proto = { name, neg: false };
+    if (rng.chance(0.6)) match.dport = { ...randomPortRange(rng), neg: rng.chance(0.15) };
+  }
+  if (rng.chance(0.25)) match.src = { cidr: canonicalCidr(pickSourceBase(rng), rng.pick([8, 16, 24])), neg: rng.chance(0.2) };
+  if (rng.chance(0.15)) match.inIface = { name: rng.pick(IFACE_PATTERNS), neg: false };
+  return match;
+}
+
 function filterTable(rng: Prng, dialect: 'iptables' | 'nft'): GenTable {
   const userCount = rng.int(0, 3);
   const userNames = Array.from({ length: userCount }, (_, i) => rng.pick(['u', 'svc', 'ALLOW-', 'my_chain']) + String(i + 1));
@@ -97,7 +212,7 @@ function filterTarget(rng: Prng, match: GenMatch, callable: string[], builtin: b
   if (roll < 0.58) return { kind: 'DROP' };
   if (roll < 0.76) {
     const tcp = match.proto?.name === 'tcp' && !match.proto.neg;
-    return { kind: 'REJECT', rejectWith: tcp && rng.chance(0.4) ? 'tcp-reset' : rng.pick(REJECT_TYPES) };
+    return { kind: 'REJECT', rejectWith: tcp && rng.chance(0.4) ? 'tcp-reset' : rng.pick(currentFamily === 'ipv6' ? REJECT_TYPES6 : REJECT_TYPES) };
   }
   if (roll < 0.84) return { kind: 'LOG', prefix: rng.pick(['drop: ', 'IN', 'fw "x"']) };
   if (roll < 0.9 && !builtin) return { kind: 'RETURN' };
@@ -111,11 +226,12 @@ function randomMatch(rng: Prng, dialect: 'iptables' | 'nft', options: MatchOptio
   const match: GenMatch = {};
   const neg = (): boolean => rng.chance(0.2);
   if (rng.chance(0.3)) match.src = { cidr: randomCidr(rng, pickSourceBase(rng)), neg: neg() };
-  if (rng.chance(0.15)) match.dst = { cidr: randomCidr(rng, rng.pick(LOCAL_ADDRESSES)), neg: neg() };
+  if (rng.chance(0.15)) match.dst = { cidr: randomCidr(rng, rng.pick(currentFamily === 'ipv6' ? LOCAL_ADDRESSES6 : LOCAL_ADDRESSES)), neg: neg() };
   if (rng.chance(0.2)) match.inIface = { name: rng.pick(IFACE_PATTERNS), neg: neg() };
   if (rng.chance(0.65)) {
     const roll = rng.next();
-    const name = roll < 0.55 ? 'tcp' : roll < 0.8 ? 'udp' : roll < 0.95 ? 'icmp' : rng.pick([47, 132]);
+    const icmp = currentFamily === 'ipv6' ? 'icmpv6' : 'icmp';
+    const name = roll < 0.55 ? 'tcp' : roll < 0.8 ? 'udp' : roll < 0.95 ? icmp : rng.pick([47, 132]);
     match.proto = { name, neg: rng.chance(0.1) };
   }
   const l4 = match.proto !== undefined && !match.proto.neg ? match.proto.name : undefined;
@@ -129,6 +245,11 @@ function randomMatch(rng: Prng, dialect: 'iptables' | 'nft', options: MatchOptio
       match.multiport = { option: rng.pick(options), items, neg: neg() };
     }
   }
+  if (l4 === 'icmpv6' && rng.chance(0.6)) {
+    const type = rng.pick([128, 129, 1, 2, 3, 4]);
+    const code = type === 1 && rng.chance(0.5) ? rng.pick([0, 1, 3, 4]) : undefined;
+    match.icmpType = { type, ...(code === undefined ? {} : { code }), neg: dialect === 'nft' && code !== undefined ? false : neg() };
+  }
   if (l4 === 'icmp' && rng.chance(0.6)) {
     const type = rng.pick([0, 3, 8, 11, 13]);
     const code = type === 3 && rng.chance(0.5) ? rng.pick([1, 3, 13]) : undefined;
@@ -136,9 +257,14 @@ function randomMatch(rng: Prng, dialect: 'iptables' | 'nft', options: MatchOptio
   }
   if (rng.chance(0.12)) {
     const option = rng.pick(['src-range', 'dst-range'] as const);
-    const base = ipToInt(option === 'src-range' ? pickSourceBase(rng) : rng.pick(LOCAL_ADDRESSES));
-    const lo = base - rng.int(0, 3);
-    match.iprange = { option, lo: intToIp(lo >>> 0), hi: intToIp((lo + rng.int(0, 8)) >>> 0), neg: neg() };
+    if (currentFamily === 'ipv6') {
+      const lo = addIp6(option === 'src-range' ? pickSourceBase(rng) : rng.pick(LOCAL_ADDRESSES6), -rng.int(0, 3));
+      match.iprange = { option, lo, hi: addIp6(lo, rng.int(0, 8)), neg: neg() };
+    } else {
+      const base = ipToInt(option === 'src-range' ? pickSourceBase(rng) : rng.pick(LOCAL_ADDRESSES));
+      const lo = base - rng.int(0, 3);
+      match.iprange = { option, lo: intToIp(lo >>> 0), hi: intToIp((lo + rng.int(0, 8)) >>> 0), neg: neg() };
+    }
   }
   if (options.allowState && rng.chance(0.3)) {
     const states = rng.some(CT_STATES, 3);
@@ -146,7 +272,8 @@ function randomMatch(rng: Prng, dialect: 'iptables' | 'nft', options: MatchOptio
     match.ctstate = { module: rng.chance(0.3) ? 'state' : 'conntrack', states: CT_STATES.filter((s) => states.includes(s)), neg: neg() };
     if (dialect === 'nft' && rng.chance(0.7)) match.ctstate.nftBraces = true;
   }
-  if (dialect === 'iptables' && rng.chance(0.08)) {
+  // ip6tables addrtype lacks BROADCAST and differs in LOCAL/UNICAST details: IPv4 only for now.
+  if (dialect === 'iptables' && currentFamily === 'ipv4' && rng.chance(0.08)) {
     const types = rng.some(ADDR_TYPES, 2);
     match.addrtype = { option: rng.pick(['src-type', 'dst-type'] as const), types: ADDR_TYPES.filter((t) => types.includes(t)), neg: neg() };
   }
@@ -156,11 +283,18 @@ function randomMatch(rng: Prng, dialect: 'iptables' | 'nft', options: MatchOptio
 }
 
 function pickSourceBase(rng: Prng): string {
+  if (currentFamily === 'ipv6') {
+    const { base, prefixLen } = parseCidr6(rng.pick(SOURCE_NETWORKS6));
+    const size = 1n << BigInt(128 - prefixLen);
+    const offset = rng.chance(0.5) ? BigInt(rng.int(1, 300)) : size - BigInt(rng.int(2, 300));
+    return bigToIp6(base + offset);
+  }
   const { base, prefixLen } = parseCidr(rng.pick(SOURCE_NETWORKS));
   return intToIp((base + rng.int(1, 2 ** (32 - prefixLen) - 2)) >>> 0);
 }
 
 function randomCidr(rng: Prng, addr: string): string {
+  if (currentFamily === 'ipv6') return canonicalCidr6(addr, rng.pick([32, 48, 64, 96, 112, 120, 127, 128, 128]));
   return canonicalCidr(addr, rng.pick([8, 16, 24, 25, 30, 32, 32]));
 }
 

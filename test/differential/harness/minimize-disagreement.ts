@@ -4,8 +4,10 @@ import { renderNft } from './render-nft.ts';
 import { runDifferentialCase, type CaseOutcome, type PacketCase } from './run-differential-case.ts';
 import type { GenRuleset } from './ruleset-model.ts';
 
+/** `family` is the nft table family: `ip` means ip6 for an IPv6 ruleset. */
 export function renderFor(backend: Backend, ruleset: GenRuleset, family: 'ip' | 'inet'): string | undefined {
-  return backend === 'nft' ? renderNft(ruleset, family) : renderIptablesSave(ruleset);
+  const nftFamily = family === 'ip' && ruleset.family === 'ipv6' ? 'ip6' : family;
+  return backend === 'nft' ? renderNft(ruleset, nftFamily) : renderIptablesSave(ruleset);
 }
 
 /**
@@ -19,7 +21,7 @@ export async function minimizeDisagreement(
     const text = renderFor(backend, candidate, family);
     if (text === undefined) return undefined;
     try {
-      const [outcome] = await runDifferentialCase(oracle, backend, text, [probe]);
+      const [outcome] = await runDifferentialCase(oracle, backend, text, [probe], ruleset.family ?? 'ipv4');
       return outcome !== undefined && !outcome.agree ? outcome : undefined;
     } catch {
       return undefined;

@@ -32,6 +32,7 @@ export function parseIptablesCounters(text: string, backend: string): CounterSna
       const chain: CounterChain = { family: backend, table, name, rules: [] };
       if (policy !== '-') {
         chain.hook = name.toLowerCase();
+        chain.type = table === 'nat' ? 'nat' : 'filter';
         if (priority !== undefined) chain.priority = priority;
         chain.policy = policy === 'DROP' ? 'drop' : 'accept';
         chain.policyPackets = Number(packets);
@@ -57,7 +58,8 @@ function actionOf(tokens: string[], chains: ReadonlyMap<string, CounterChain>): 
   if (jumpAt < 0) return { kind: 'none' };
   const target = tokens[jumpAt + 1] as string;
   switch (target) {
-    case 'ACCEPT': return { kind: 'accept' };
+    // DNAT/REDIRECT/SNAT/MASQUERADE end their nat chain like ACCEPT (NF_ACCEPT with a binding).
+    case 'ACCEPT': case 'DNAT': case 'REDIRECT': case 'SNAT': case 'MASQUERADE': return { kind: 'accept' };
     case 'DROP': return { kind: 'drop' };
     case 'RETURN': return { kind: 'return' };
     case 'REJECT': {

@@ -16,6 +16,7 @@ export function parseNftCounters(jsonText: string): CounterSnapshot {
         entry.hook = chain.hook;
         entry.priority = Number(chain.prio);
         entry.policy = chain.policy === 'drop' ? 'drop' : 'accept';
+        entry.type = chain.type === 'nat' ? 'nat' : chain.type === 'route' ? 'route' : 'filter';
       }
       chains.push(entry);
       byKey.set(`${entry.family} ${entry.table} ${entry.name}`, entry);
@@ -43,7 +44,7 @@ function counterPackets(expr: Json[]): number {
 
 function actionOf(expr: Json[]): RuleAction {
   for (const statement of expr) {
-    if ('accept' in statement) return { kind: 'accept' };
+    if ('accept' in statement || 'dnat' in statement || 'redirect' in statement || 'snat' in statement || 'masquerade' in statement) return { kind: 'accept' };
     if ('drop' in statement) return { kind: 'drop' };
     if ('return' in statement) return { kind: 'return' };
     if ('reject' in statement) {

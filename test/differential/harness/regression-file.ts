@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ComparableAnswer } from './compare-with-analyzer.ts';
-import type { Backend } from './kernel-oracle.ts';
+import type { Backend, IpFamily } from './kernel-oracle.ts';
 import type { PacketCase } from './run-differential-case.ts';
 
 /** A minimal kernel-vs-analyzer disagreement, replayed by regressions.test.ts until it agrees. */
@@ -9,6 +9,8 @@ export interface Regression {
   description: string;
   seed?: number;
   backend: Backend;
+  /** iptables vs ip6tables for the iptables backends; absent = ipv4. */
+  family?: IpFamily;
   /** Exactly what is loaded: iptables-save text or an `nft -f` script. */
   rulesetText: string;
   probe: PacketCase;
@@ -20,7 +22,7 @@ export interface Regression {
 
 export function writeRegression(dir: string, regression: Regression): string {
   mkdirSync(dir, { recursive: true });
-  const name = `${regression.backend}-seed${regression.seed ?? 'fixture'}-${regression.probe.packet.proto}-${regression.probe.packet.dport ?? regression.probe.packet.icmpType ?? 0}.json`;
+  const name = `${regression.backend}${regression.family === 'ipv6' ? '6' : ''}-seed${regression.seed ?? 'fixture'}-${regression.probe.packet.proto}-${regression.probe.packet.dport ?? regression.probe.packet.icmpType ?? 0}.json`;
   const file = join(dir, name);
   writeFileSync(file, `${JSON.stringify(regression, null, 2)}\n`);
   return file;

@@ -1,8 +1,9 @@
-import type { GenMatch, GenRule, GenRuleset, GenTarget, PortRange, TableName } from './ruleset-model.ts';
+import type { GenMatch, GenRule, GenRuleset, GenTarget, PortRange, StatefulMatch, TableName } from './ruleset-model.ts';
 
 const BUILTIN_CHAINS: Record<TableName, string[]> = {
   raw: ['PREROUTING', 'OUTPUT'],
   mangle: ['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING'],
+  nat: ['PREROUTING', 'INPUT', 'OUTPUT', 'POSTROUTING'],
   filter: ['INPUT', 'FORWARD', 'OUTPUT'],
   extra: [],
 };
@@ -11,7 +12,9 @@ const BUILTIN_CHAINS: Record<TableName, string[]> = {
 export function renderIptablesSave(ruleset: GenRuleset): string {
   if (ruleset.tables.some((t) => t.name === 'extra')) throw new Error('the extra table exists only in the nft dialect');
   const lines: string[] = [`# why-blocked differential seed ${ruleset.seed}`];
-  for (const table of ruleset.tables) {
+  // iptables-nft-save's fixed table order (iptables/nft.c), so its readback equals the text.
+  const order = ['raw', 'mangle', 'filter', 'security', 'nat'];
+  for (const table of [...ruleset.tables].sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name))) {
     lines.push(`*${table.name}`);
     for (const name of BUILTIN_CHAINS[table.name]) {
       const chain = table.chains.find((c) => c.name === name);
@@ -22,28 +25,28 @@ export function renderIptablesSave(ruleset: GenRuleset): string {
     for (const chain of userChains) lines.push(`:${chain.name} - [0:0]`);
     const builtins = BUILTIN_CHAINS[table.name].flatMap((name) => table.chains.filter((c) => c.name === name && c.hook !== undefined));
     for (const chain of [...builtins, ...userChains]) {
-      for (const rule of chain.rules) lines.push(renderRule(chain.name, rule));
+      for (const rule of chain.rules) lines.push(renderRule(chain.name, rule, ruleset.family === 'ipv6'));
     }
     lines.push('COMMIT');
   }
   return `${lines.join('\n')}\n`;
 }
 
-export function renderRule(chain: string, rule: GenRule): string {
-  return [`-A ${chain}`, ...renderMatch(rule.match), ...renderTarget(rule.target)].join(' ');
+export function renderRule(chain: string, rule: GenRule, v6 = false): string {
+  return [`-A ${chain}`, ...renderMatch(rule.match, v6), ...renderTarget(rule.target)].join(' ');
 }
 
 const bang = (neg: boolean): string => (neg ? '! ' : '');
 
 /** iptables-save names numeric protocols from /etc/protocols (see FINDINGS.md), so `-p 47` reads back as `-p gre`. */
-const PROTO_NAMES: Record<number, string> = { 47: 'gre', 132: 'sctp' };
+const PROTO_NAMES: Record<number | string, string> = { 47: 'gre', 132: 'sctp', icmpv6: 'ipv6-icmp' };
 
-function renderMatch(m: GenMatch): string[] {
+function renderMatch(m: GenMatch, v6: boolean): string[] {
   const out: string[] = [];
   if (m.src) out.push(`${bang(m.src.neg)}-s ${m.src.cidr}`);
   if (m.dst) out.push(`${bang(m.dst.neg)}-d ${m.dst.cidr}`);
   if (m.inIface) out.push(`${bang(m.inIface.neg)}-i ${m.inIface.name}`);
-  if (m.proto) out.push(`${bang(m.proto.neg)}-p ${typeof m.proto.name === 'number' ? PROTO_NAMES[m.proto.name] ?? m.proto.name : m.proto.name}`);
+  if (m.proto) out.push(`${bang(m.proto.neg)}-p ${PROTO_NAMES[m.proto.name] ?? m.proto.name}`);
   const l4 = m.proto !== undefined && !m.proto.neg ? m.proto.name : undefined;
   if ((l4 === 'tcp' || l4 === 'udp') && (m.sport || m.dport || m.tcpFlags)) {
     const parts = [`-m ${l4}`];
@@ -54,7 +57,7 @@ function renderMatch(m: GenMatch): string[] {
   }
   if (m.icmpType) {
     const spec = m.icmpType.code === undefined ? `${m.icmpType.type}` : `${m.icmpType.type}/${m.icmpType.code}`;
-    out.push(`-m icmp ${bang(m.icmpType.neg)}--icmp-type ${spec}`);
+    out.push(m.proto?.name === 'icmpv6' ? `-m icmp6 ${bang(m.icmpType.neg)}--icmpv6-type ${spec}` : `-m icmp ${bang(m.icmpType.neg)}--icmp-type ${spec}`);
   }
   if (m.multiport) out.push(`-m multiport ${bang(m.multiport.neg)}--${m.multiport.option} ${m.multiport.items.map(portText).join(',')}`);
   if (m.iprange) out.push(`-m iprange ${bang(m.iprange.neg)}--${m.iprange.option} ${m.iprange.lo}-${m.iprange.hi}`);
@@ -64,9 +67,21 @@ function renderMatch(m: GenMatch): string[] {
   }
   if (m.addrtype) out.push(`-m addrtype ${bang(m.addrtype.neg)}--${m.addrtype.option} ${m.addrtype.types.join(',')}`);
   if (m.mark) out.push(`-m mark ${bang(m.mark.neg)}--mark ${markText(m.mark.value, m.mark.mask)}`);
+  if (m.stateful !== undefined) out.push(v6 ? STATEFUL_IPTABLES[m.stateful].replace('255.255.255.255', 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff') : STATEFUL_IPTABLES[m.stateful]);
   if (m.comment !== undefined) out.push(`-m comment --comment ${quote(m.comment)}`);
   return out;
 }
+
+/** As iptables-save prints them (defaults filled in), so the readback equals the text. */
+const STATEFUL_IPTABLES: Record<StatefulMatch, string> = {
+  'limit': '-m limit --limit 1/hour --limit-burst 1',
+  'recent-set': '-m recent --set --name diff --mask 255.255.255.255 --rsource',
+  'recent-check': '-m recent --rcheck --seconds 60 --name diff --mask 255.255.255.255 --rsource',
+  'string': '-m string --string "diff" --algo bm',
+  'statistic': '-m statistic --mode nth --every 2 --packet 0',
+  'length': '-m length --length 40:60',
+  'nft-quota': '',
+};
 
 function renderTarget(t: GenTarget): string[] {
   switch (t.kind) {
@@ -76,6 +91,8 @@ function renderTarget(t: GenTarget): string[] {
     case 'REJECT': return [`-j REJECT --reject-with ${t.rejectWith}`];
     case 'LOG': return [`-j LOG --log-prefix ${quote(t.prefix)}`];
     case 'MARK': return [`-j MARK --set-xmark 0x${t.value.toString(16)}/0x${t.mask.toString(16)}`];
+    case 'DNAT': return [`-j DNAT --to-destination ${t.to}${t.port === undefined ? '' : `:${t.port}`}`];
+    case 'REDIRECT': return [t.port === undefined ? '-j REDIRECT' : `-j REDIRECT --to-ports ${t.port}`];
     case 'jump': return [`-j ${t.chain}`];
     case 'goto': return [`-g ${t.chain}`];
   }

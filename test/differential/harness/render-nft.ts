@@ -1,6 +1,6 @@
 import type { GenMatch, GenRule, GenRuleset, GenTarget, PortRange, RejectWith, TableName } from './ruleset-model.ts';
 
-const HOOK_PRIORITY: Record<TableName, number> = { raw: -300, mangle: -150, filter: 0, extra: 10 };
+const HOOK_PRIORITY: Record<TableName, number> = { raw: -300, mangle: -150, nat: -100, filter: 0, extra: 10 };
 
 /** Comment of the bare `counter` rule that opens every base chain: its delta says the chain was reached. */
 export const ENTRY_COMMENT = 'diff-entry';
@@ -13,7 +13,9 @@ export const EXIT_COMMENT = 'diff-exit';
  * Returns undefined for rulesets that use something without a one-rule nft equivalent.
  * `priorityShift` moves every base chain, so the script can run beside iptables tables at distinct priorities.
  */
-export function renderNft(ruleset: GenRuleset, family: 'ip' | 'inet', priorityShift = 0): string | undefined {
+export function renderNft(ruleset: GenRuleset, family: 'ip' | 'ip6' | 'inet', priorityShift = 0): string | undefined {
+  if ((ruleset.family === 'ipv6') !== (family === 'ip6') && family !== 'inet') throw new Error(`an ${ruleset.family ?? 'ipv4'} ruleset cannot be rendered as nft family ${family}`);
+  const ip = ruleset.family === 'ipv6' ? 'ip6' : 'ip';
   if (!ruleset.tables.every((t) => t.chains.every((c) => c.rules.every(mapsCleanly)))) return undefined;
   const lines: string[] = [`# why-blocked differential seed ${ruleset.seed}`];
   for (const table of ruleset.tables) {
@@ -21,10 +23,10 @@ export function renderNft(ruleset: GenRuleset, family: 'ip' | 'inet', prioritySh
     for (const chain of table.chains) {
       lines.push(`\tchain ${chain.name} {`);
       if (chain.hook !== undefined) {
-        lines.push(`\t\ttype filter hook ${chain.hook.toLowerCase()} priority ${(chain.priority ?? HOOK_PRIORITY[table.name]) + priorityShift}; policy ${(chain.policy ?? 'ACCEPT').toLowerCase()};`);
+        lines.push(`\t\ttype ${table.name === 'nat' ? 'nat' : 'filter'} hook ${chain.hook.toLowerCase()} priority ${(chain.priority ?? HOOK_PRIORITY[table.name]) + priorityShift}; policy ${(chain.policy ?? 'ACCEPT').toLowerCase()};`);
         lines.push(`\t\tcounter comment "${ENTRY_COMMENT}"`);
       }
-      for (const rule of chain.rules) lines.push(`\t\t${renderNftRule(rule)}`);
+      for (const rule of chain.rules) lines.push(`\t\t${renderNftRule(rule, ip, family === 'inet')}`);
       if (chain.hook !== undefined) lines.push(`\t\tcounter comment "${EXIT_COMMENT}"`);
       lines.push('\t}');
     }
@@ -38,23 +40,24 @@ function mapsCleanly(rule: GenRule): boolean {
   if (m.addrtype !== undefined) return false;
   if (m.multiport?.option === 'ports') return false;
   if (m.icmpType?.neg === true && m.icmpType.code !== undefined) return false;
+  if (m.stateful !== undefined && m.stateful !== 'limit' && m.stateful !== 'nft-quota') return false;
   return true;
 }
 
-export function renderNftRule(rule: GenRule): string {
-  const parts = [...renderMatch(rule.match), 'counter', ...renderTarget(rule.target)];
+export function renderNftRule(rule: GenRule, ip: 'ip' | 'ip6' = 'ip', inet = false): string {
+  const parts = [...renderMatch(rule.match, ip), 'counter', ...renderTarget(rule.target, inet ? ` ${ip}` : '')];
   if (rule.match.comment !== undefined) parts.push(`comment "${nftString(rule.match.comment)}"`);
   return parts.join(' ');
 }
 
 const op = (neg: boolean): string => (neg ? '!= ' : '');
 
-function renderMatch(m: GenMatch): string[] {
+function renderMatch(m: GenMatch, ip: 'ip' | 'ip6'): string[] {
   const out: string[] = [];
-  if (m.src) out.push(`ip saddr ${op(m.src.neg)}${m.src.cidr}`);
-  if (m.dst) out.push(`ip daddr ${op(m.dst.neg)}${m.dst.cidr}`);
+  if (m.src) out.push(`${ip} saddr ${op(m.src.neg)}${m.src.cidr}`);
+  if (m.dst) out.push(`${ip} daddr ${op(m.dst.neg)}${m.dst.cidr}`);
   if (m.inIface) out.push(`iifname ${op(m.inIface.neg)}"${m.inIface.name.replace(/\+$/, '*')}"`);
-  if (m.proto) out.push(`meta l4proto ${op(m.proto.neg)}${m.proto.name}`);
+  if (m.proto) out.push(`meta l4proto ${op(m.proto.neg)}${m.proto.name === 'icmpv6' ? 'ipv6-icmp' : m.proto.name}`);
   const l4 = m.proto !== undefined && !m.proto.neg ? m.proto.name : undefined;
   if (l4 === 'tcp' || l4 === 'udp') {
     if (m.sport) out.push(`${l4} sport ${op(m.sport.neg)}${portText(m.sport)}`);
@@ -69,10 +72,13 @@ function renderMatch(m: GenMatch): string[] {
     }
   }
   if (m.icmpType) {
-    if (m.icmpType.code === undefined) out.push(`icmp type ${op(m.icmpType.neg)}${m.icmpType.type}`);
-    else out.push(`icmp type ${m.icmpType.type} icmp code ${m.icmpType.code}`);
+    const icmp = ip === 'ip6' ? 'icmpv6' : 'icmp';
+    if (m.icmpType.code === undefined) out.push(`${icmp} type ${op(m.icmpType.neg)}${m.icmpType.type}`);
+    else out.push(`${icmp} type ${m.icmpType.type} ${icmp} code ${m.icmpType.code}`);
   }
-  if (m.iprange) out.push(`ip ${m.iprange.option === 'src-range' ? 'saddr' : 'daddr'} ${op(m.iprange.neg)}${m.iprange.lo}-${m.iprange.hi}`);
+  if (m.iprange) out.push(`${ip} ${m.iprange.option === 'src-range' ? 'saddr' : 'daddr'} ${op(m.iprange.neg)}${m.iprange.lo}-${m.iprange.hi}`);
+  if (m.stateful === 'limit') out.push('limit rate 1/hour burst 1 packets');
+  if (m.stateful === 'nft-quota') out.push('quota until 100 bytes');
   if (m.ctstate) {
     const states = m.ctstate.states.map((s) => s.toLowerCase());
     out.push(`ct state ${op(m.ctstate.neg)}${m.ctstate.nftBraces === true ? `{ ${states.join(', ')} }` : states.join(',')}`);
@@ -94,14 +100,24 @@ const NFT_REJECT: Record<Exclude<RejectWith, 'tcp-reset'>, string> = {
   'icmp-net-prohibited': 'net-prohibited',
   'icmp-host-prohibited': 'host-prohibited',
   'icmp-admin-prohibited': 'admin-prohibited',
+  'icmp6-no-route': 'no-route',
+  'icmp6-adm-prohibited': 'admin-prohibited',
+  'icmp6-addr-unreachable': 'addr-unreachable',
+  'icmp6-port-unreachable': 'port-unreachable',
+  'icmp6-policy-fail': 'policy-fail',
+  'icmp6-reject-route': 'reject-route',
 };
 
-function renderTarget(t: GenTarget): string[] {
+/** `natFamily` is ` ip` in inet tables, where dnat must name the address family. */
+function renderTarget(t: GenTarget, natFamily: string): string[] {
   switch (t.kind) {
     case 'NONE': return [];
     case 'ACCEPT': case 'DROP': case 'RETURN': return [t.kind.toLowerCase()];
     case 'NOTRACK': return ['notrack'];
-    case 'REJECT': return [t.rejectWith === 'tcp-reset' ? 'reject with tcp reset' : `reject with icmp type ${NFT_REJECT[t.rejectWith]}`];
+    case 'REJECT': {
+      if (t.rejectWith === 'tcp-reset') return ['reject with tcp reset'];
+      return [`reject with ${t.rejectWith.startsWith('icmp6-') ? 'icmpv6' : 'icmp'} type ${NFT_REJECT[t.rejectWith]}`];
+    }
     case 'LOG': return [`log prefix "${nftString(t.prefix)}"`];
     case 'MARK': {
       const value = `0x${t.value.toString(16)}`;
@@ -109,6 +125,8 @@ function renderTarget(t: GenTarget): string[] {
       // --set-xmark V/M is (mark & ~M) ^ V; the generator keeps V inside M, so ^ equals |.
       return [`meta mark set meta mark & 0x${((~t.mask) >>> 0).toString(16)} | ${value}`];
     }
+    case 'DNAT': return [`dnat${natFamily} to ${t.to}${t.port === undefined ? '' : `:${t.port}`}`];
+    case 'REDIRECT': return [t.port === undefined ? 'redirect' : `redirect to :${t.port}`];
     case 'jump': return [`jump ${t.chain}`];
     case 'goto': return [`goto ${t.chain}`];
   }

@@ -3,12 +3,14 @@
  * `nft -f` text, so the same intent is checked under legacy, iptables-nft and native nft.
  */
 /** `extra` exists only in the nft dialect: a second filter-type table hooked at input (priority ±10). */
-export type TableName = 'raw' | 'mangle' | 'filter' | 'extra';
-export type HookName = 'PREROUTING' | 'INPUT';
+export type TableName = 'raw' | 'mangle' | 'nat' | 'filter' | 'extra';
+export type HookName = 'PREROUTING' | 'INPUT' | 'FORWARD' | 'OUTPUT';
 export type CtState = 'INVALID' | 'NEW' | 'RELATED' | 'ESTABLISHED' | 'UNTRACKED';
 export type RejectWith =
   | 'icmp-net-unreachable' | 'icmp-host-unreachable' | 'icmp-port-unreachable' | 'icmp-proto-unreachable'
-  | 'icmp-net-prohibited' | 'icmp-host-prohibited' | 'icmp-admin-prohibited' | 'tcp-reset';
+  | 'icmp-net-prohibited' | 'icmp-host-prohibited' | 'icmp-admin-prohibited' | 'tcp-reset'
+  | 'icmp6-no-route' | 'icmp6-adm-prohibited' | 'icmp6-addr-unreachable' | 'icmp6-port-unreachable'
+  | 'icmp6-policy-fail' | 'icmp6-reject-route';
 
 export interface Negatable { neg: boolean }
 export interface PortRange { lo: number; hi: number }
@@ -17,7 +19,8 @@ export interface GenMatch {
   src?: Negatable & { cidr: string };
   dst?: Negatable & { cidr: string };
   inIface?: Negatable & { name: string };
-  proto?: Negatable & { name: 'tcp' | 'udp' | 'icmp' | number };
+  /** `icmpv6` only in IPv6 rulesets, `icmp` only in IPv4 ones. */
+  proto?: Negatable & { name: 'tcp' | 'udp' | 'icmp' | 'icmpv6' | number };
   /** Only with a non-negated tcp/udp proto. */
   sport?: Negatable & PortRange;
   dport?: Negatable & PortRange;
@@ -30,17 +33,27 @@ export interface GenMatch {
    */
   ctstate?: Negatable & { module: 'conntrack' | 'state'; states: CtState[]; nftBraces?: boolean };
   addrtype?: Negatable & { option: 'src-type' | 'dst-type'; types: string[] };
-  /** Only with a non-negated icmp proto. */
+  /** Only with a non-negated icmp/icmpv6 proto. */
   icmpType?: Negatable & { type: number; code?: number };
   mark?: Negatable & { value: number; mask: number };
+  /**
+   * A match whose result depends on state no dump holds (rate buckets, recent lists, payload, …).
+   * The analyzer must answer `unknown` and offer both outcomes; the kernel must pick one of them.
+   */
+  stateful?: StatefulMatch;
   comment?: string;
 }
+
+export type StatefulMatch = 'limit' | 'recent-set' | 'recent-check' | 'string' | 'statistic' | 'length' | 'nft-quota';
 
 export type GenTarget =
   | { kind: 'ACCEPT' | 'DROP' | 'RETURN' | 'NONE' | 'NOTRACK' }
   | { kind: 'REJECT'; rejectWith: RejectWith }
   | { kind: 'LOG'; prefix: string }
   | { kind: 'MARK'; value: number; mask: number }
+  /** nat PREROUTING only; a port only after a non-negated tcp/udp protocol match. */
+  | { kind: 'DNAT'; to: string; port?: number }
+  | { kind: 'REDIRECT'; port?: number }
   | { kind: 'jump' | 'goto'; chain: string };
 
 export interface GenRule { match: GenMatch; target: GenTarget }
@@ -57,7 +70,8 @@ export interface GenChain {
 
 export interface GenTable { name: TableName; chains: GenChain[] }
 
-export interface GenRuleset { seed: number; dialect: 'iptables' | 'nft'; tables: GenTable[] }
+/** `family` absent means ipv4 (rulesets recorded before IPv6 was generated). */
+export interface GenRuleset { seed: number; dialect: 'iptables' | 'nft'; family?: 'ipv4' | 'ipv6'; tables: GenTable[] }
 
 /** Base-chain evaluation order on the local-delivery path (netfilter_ipv4.h priorities). */
 export const PATH_ORDER: ReadonlyArray<{ table: TableName; hook: HookName; priority: number }> = [

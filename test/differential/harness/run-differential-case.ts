@@ -1,5 +1,5 @@
-import { fromKernel, runAnalyzer, sameAnswer, type AnalyzerRun, type ComparableAnswer } from './compare-with-analyzer.ts';
-import type { Backend, KernelOracle, ProbeAnswer, RulesetPart } from './kernel-oracle.ts';
+import { analyzerAgrees, fromKernel, runAnalyzer, type AnalyzerRun, type ComparableAnswer } from './compare-with-analyzer.ts';
+import type { Backend, IpFamily, KernelOracle, ProbeAnswer, RulesetPart } from './kernel-oracle.ts';
 import type { ProbePacket } from './start-packet-sender.ts';
 import type { CtState } from './ruleset-model.ts';
 
@@ -21,8 +21,8 @@ export interface CaseOutcome {
 }
 
 /** Loads one ruleset and runs every packet through the kernel and the analyzer. */
-export function runDifferentialCase(oracle: KernelOracle, backend: Backend, text: string, packets: readonly PacketCase[]): Promise<CaseOutcome[]> {
-  return runDifferentialParts(oracle, [{ backend, text }], packets);
+export function runDifferentialCase(oracle: KernelOracle, backend: Backend, text: string, packets: readonly PacketCase[], family: IpFamily = 'ipv4'): Promise<CaseOutcome[]> {
+  return runDifferentialParts(oracle, [{ backend, text, family }], packets);
 }
 
 /** Same, with several backends active at once; the analyzer gets every readback, merged. */
@@ -43,7 +43,7 @@ export async function runDifferentialParts(oracle: KernelOracle, parts: readonly
       kernel = { verdict: `harness error: ${error instanceof Error ? error.message : String(error)}`, decidedBy: '', path: [] };
     }
     const analyzer = runAnalyzer(loaded, packet, state);
-    const outcome: CaseOutcome = { backend, text, readback, packet, state, kernel, analyzer, agree: sameAnswer(kernel, analyzer.comparable) };
+    const outcome: CaseOutcome = { backend, text, readback, packet, state, kernel, analyzer, agree: analyzerAgrees(kernel, analyzer) };
     if (kernelRaw !== undefined) outcome.kernelRaw = kernelRaw;
     out.push(outcome);
   }

@@ -11,7 +11,7 @@ import struct
 import sys
 
 TCP_FLAG_BITS = {"FIN": 0x01, "SYN": 0x02, "RST": 0x04, "PSH": 0x08, "ACK": 0x10, "URG": 0x20, "ECE": 0x40, "CWR": 0x80}
-PROTO_NUMBERS = {"icmp": 1, "tcp": 6, "udp": 17}
+PROTO_NUMBERS = {"icmp": 1, "tcp": 6, "udp": 17, "icmpv6": 58}
 
 
 def checksum(data):
@@ -24,7 +24,10 @@ def checksum(data):
 
 
 def l4_payload(pkt, proto, src, dst):
-    pseudo = lambda length: src + dst + struct.pack("!BBH", 0, proto, length)
+    if len(src) == 16:
+        pseudo = lambda length: src + dst + struct.pack("!I3xB", length, proto)
+    else:
+        pseudo = lambda length: src + dst + struct.pack("!BBH", 0, proto, length)
     if proto == 6:
         flags = 0
         for name in pkt.get("tcpFlags", ["SYN"]):
@@ -39,6 +42,11 @@ def l4_payload(pkt, proto, src, dst):
         hdr = struct.pack("!HHHH", pkt["sport"], pkt["dport"], 8 + len(body), 0)
         csum = checksum(pseudo(8 + len(body)) + hdr + body) or 0xFFFF
         return hdr[:6] + struct.pack("!H", csum) + body
+    if proto == 58:
+        body = struct.pack("!HH", pkt.get("icmpId", 77), 1) + b"diffdiff"
+        hdr = struct.pack("!BBH", pkt.get("icmpType", 128), pkt.get("icmpCode", 0), 0)
+        csum = checksum(pseudo(len(hdr) + len(body)) + hdr + body)
+        return hdr[:2] + struct.pack("!H", csum) + body
     if proto == 1:
         body = struct.pack("!HH", pkt.get("icmpId", 77), 1) + b"diffdiff"
         hdr = struct.pack("!BBH", pkt.get("icmpType", 8), pkt.get("icmpCode", 0), 0)
@@ -47,9 +55,22 @@ def l4_payload(pkt, proto, src, dst):
     return b"\0" * 8
 
 
+def frame6(pkt, proto):
+    if proto == 1:
+        proto = 58
+    src = socket.inet_pton(socket.AF_INET6, pkt["src"])
+    dst = socket.inet_pton(socket.AF_INET6, pkt["dst"])
+    l4 = l4_payload(pkt, proto, src, dst)
+    ip = struct.pack("!IHBB16s16s", 6 << 28, len(l4), proto, 64, src, dst)
+    eth = bytes.fromhex(pkt["dstMac"].replace(":", "")) + bytes.fromhex(pkt["srcMac"].replace(":", "")) + b"\x86\xdd"
+    return eth + ip + l4
+
+
 def frame(pkt):
     proto = pkt["proto"]
     proto = PROTO_NUMBERS[proto] if isinstance(proto, str) else int(proto)
+    if ":" in pkt["src"]:
+        return frame6(pkt, proto)
     src = socket.inet_aton(pkt["src"])
     dst = socket.inet_aton(pkt["dst"])
     l4 = l4_payload(pkt, proto, src, dst)

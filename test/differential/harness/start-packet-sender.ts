@@ -3,9 +3,12 @@ import type { Lab } from './create-lab.ts';
 import { startLineProcess } from './line-process.ts';
 import { inNetns } from './run-command.ts';
 
-/** A packet as the firewall namespace receives it. `inIface` is the firewall's interface name. */
+/**
+ * A packet as the firewall namespace receives it. `inIface` is the firewall's interface name.
+ * IPv6 when the addresses are (then `icmpv6` is ICMPv6, protocol 58).
+ */
 export interface ProbePacket {
-  proto: 'tcp' | 'udp' | 'icmp' | number;
+  proto: 'tcp' | 'udp' | 'icmp' | 'icmpv6' | number;
   src: string;
   dst: string;
   sport?: number;

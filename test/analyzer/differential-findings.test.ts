@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { explainPacket, parseRuleset } from '../../src/analyzer/index.ts';
+
+// Analyzer fixes for disagreements the kernel differential harness found (test/differential/FINDINGS.md).
+
+const ctx = { localAddresses: ['10.99.0.2'], interfaces: [{ name: 'eth0', addresses: ['10.99.0.2/32'] }] };
+const syn = { proto: 'tcp', src: '198.51.100.7', dst: '10.99.0.2', sport: 40000, dport: 22, inIface: 'eth0', state: 'NEW' } as const;
+const chains = (result: ReturnType<typeof explainPacket>): string[] => result.chainVerdicts.map((c) => `${c.table} ${c.chain}`);
+
+const EMPTY_NAT = '*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\nCOMMIT\n';
+const filter = (rules: string): string => `*filter\n:INPUT DROP [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n${rules}COMMIT\n`;
+
+describe('nat chains need conntrack (regressions/iptables-legacy-seedfixture-tcp-22.json)', () => {
+  it.each([
+    ['no rule needs conntrack', filter('-A INPUT -p tcp -j ACCEPT\n'), ['filter INPUT']],
+    ['a state match enables it', filter('-A INPUT -m state --state NEW -j ACCEPT\n'), ['nat PREROUTING', 'filter INPUT', 'nat INPUT']],
+    ['a conntrack match enables it', filter('-A INPUT -m conntrack --ctstate NEW -j ACCEPT\n'), ['nat PREROUTING', 'filter INPUT', 'nat INPUT']],
+  ])('iptables: %s', (_name, rules, expected) => {
+    const ruleset = parseRuleset(`${EMPTY_NAT}${rules}`, { format: 'iptables-save', source: 'iptables-legacy', family: 'ipv4' });
+    expect(chains(explainPacket(ruleset, syn, ctx))).toEqual(expected);
+  });
+
+  it('a DNAT rule enables conntrack itself, so nat PREROUTING runs and translates', () => {
+    const nat = EMPTY_NAT.replace('COMMIT', '-A PREROUTING -p tcp -m tcp --dport 22 -j DNAT --to-destination 10.99.0.2:2222\nCOMMIT');
+    const result = explainPacket(parseRuleset(`${nat}${filter('-A INPUT -p tcp -m tcp --dport 2222 -j ACCEPT\n')}`, { format: 'iptables-save', source: 'iptables-legacy', family: 'ipv4' }), syn, ctx);
+    expect([result.verdict, result.decidedBy.chain, chains(result)]).toEqual(['accept', 'INPUT', ['nat PREROUTING', 'filter INPUT', 'nat INPUT']]);
+  });
+
+  it('nft: an ip nat chain is bypassed without ct users, and runs when an ip6-only table uses ct only for IPv6', () => {
+    const doc = (ctFamily: string, ctRule: boolean): string => JSON.stringify({ nftables: [
+      { table: { family: 'ip', name: 'nat', handle: 1 } },
+      { chain: { family: 'ip', table: 'nat', name: 'pre', handle: 1, type: 'nat', hook: 'prerouting', prio: -100, policy: 'accept' } },
+      { table: { family: 'ip', name: 'filter', handle: 2 } },
+      { chain: { family: 'ip', table: 'filter', name: 'in', handle: 1, type: 'filter', hook: 'input', prio: 0, policy: 'accept' } },
+      { table: { family: ctFamily, name: 'other', handle: 3 } },
+      { chain: { family: ctFamily, table: 'other', name: 'in', handle: 1, type: 'filter', hook: 'input', prio: 10, policy: 'accept' } },
+      ...(ctRule ? [{ rule: { family: ctFamily, table: 'other', chain: 'in', handle: 2, expr: [{ match: { op: 'in', left: { ct: { key: 'state' } }, right: 'invalid' } }, { drop: null }] } }] : []),
+    ] });
+    const explain = (ctFamily: string, ctRule: boolean): string[] => chains(explainPacket(parseRuleset(doc(ctFamily, ctRule), { format: 'nft-json', source: 'nft' }), syn, ctx));
+    expect(explain('ip', false)).toEqual(['filter in', 'other in']);
+    expect(explain('ip', true)).toEqual(['nat pre', 'filter in', 'other in']);
+    expect(explain('ip6', true)).toEqual(['filter in']);
+    expect(explain('inet', true)).toEqual(['nat pre', 'filter in', 'other in']);
+  });
+});
+
+describe('the answer to an untracked request (regressions/iptables-legacy-seedfixture-tcp-80.json)', () => {
+  const output = (state: string): string => `*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-A PREROUTING -j CT --notrack\nCOMMIT\n*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT DROP [0:0]\n-A OUTPUT -m conntrack --ctstate ${state} -j ACCEPT\nCOMMIT\n`;
+  const replyVerdict = (state: string, packet: Parameters<typeof explainPacket>[1]): string | undefined =>
+    explainPacket(parseRuleset(output(state), { format: 'iptables-save', source: 'iptables-legacy', family: 'ipv4' }), packet, ctx).reply?.verdict;
+
+  it.each([
+    ['a SYN-ACK is INVALID', { ...syn, tcpFlags: ['SYN'], state: 'UNTRACKED' as const }, 'INVALID'],
+    ['the ACK answering a bare ACK is NEW', { ...syn, tcpFlags: ['ACK'], state: 'UNTRACKED' as const }, 'NEW'],
+    ['an echo reply is INVALID', { proto: 'icmp', src: '198.51.100.7', dst: '10.99.0.2', icmpType: 8, inIface: 'eth0', state: 'UNTRACKED' as const }, 'INVALID'],
+    ['a UDP answer is NEW', { proto: 'udp', src: '198.51.100.7', dst: '10.99.0.2', sport: 5000, dport: 53, inIface: 'eth0', state: 'UNTRACKED' as const }, 'NEW'],
+  ])('starts a new flow in OUTPUT: %s', (_name, packet, state) => {
+    expect(replyVerdict(state, packet)).toBe('accept');
+    expect(replyVerdict('UNTRACKED', packet)).toBe('drop');
+  });
+});
