@@ -3,7 +3,7 @@ import { compileRuleset } from './compile-ruleset.ts';
 import { isLoopback } from './ip-address.ts';
 import { buildEnv, primaryAddress, routeIface, toPacket, type PacketInput } from './packet-input.ts';
 import type { SimRun } from './simulate-chain.ts';
-import { runRequest } from './simulate-path.ts';
+import { conntrackActive, runRequest } from './simulate-path.ts';
 import type { Verdict } from './explain-packet.ts';
 
 export interface QuickOutcome {
@@ -26,6 +26,8 @@ export function quickVerdict(ruleset: Ruleset, input: PacketInput, ctx: HostCont
     isLocal: (p: Packet) => isLoopback(p.family, p.dst) || env.local[p.family].has(p.dst),
     routeIface: (p: Packet) => routeIface(p, ctx),
   };
+  // The same conntrack rule as explainPacket: without it nat chains are never called.
+  const ctActive = conntrackActive(ruleset, pkt.family);
   const stack: Map<Rule, boolean>[] = [new Map()];
   let first: QuickOutcome | undefined;
   let leaves = 0;
@@ -33,7 +35,7 @@ export function quickVerdict(ruleset: Ruleset, input: PacketInput, ctx: HostCont
     const assumptions = stack.pop() as Map<Rule, boolean>;
     const run: SimRun = {
       compiled, env, assumptions, noBranch: false, trace: null, useIndex: true, direction: 'request', warnings: new Set(),
-      unknownSeen: new Map(), redirected: false, natBound: false, primaryAddress: (iface, family) => primaryAddress(ctx, iface, family),
+      unknownSeen: new Map(), redirected: false, natBound: false, conntrackActive: ctActive, primaryAddress: (iface, family) => primaryAddress(ctx, iface, family),
     };
     const r = runRequest(pkt, run, hooks);
     if (r.kind === 'branch') {
