@@ -77,8 +77,9 @@ export const synthesizeFixesWithAnalyzer: SynthesizeFixes = ({ dumps, flow, host
   }
   const dump = dumps.find((d) => d.source === decidedBy.source);
   if (!dump) return [];
-  // Source labels are the tools' own names (iptables-legacy, ip6tables-nft…), so commands hit the same backend.
-  const binary = dump.format === 'iptables-save' ? dump.source : undefined;
+  // Source labels are the tools' own names (iptables-legacy, ip6tables-nft…), so commands hit the same backend;
+  // a host with only the unsuffixed tools gets commands for `iptables` itself.
+  const binary = dump.format === 'iptables-save' ? dump.tool ?? dump.source : undefined;
   if (blocked === 'reply') {
     const reply = synthesizeReplyFix({
       rulesetText: dump.text, format: dump.format, ...(dump.family ? { family: dump.family } : {}),

@@ -49,6 +49,20 @@ export function buildCounterCommands(family: 'ipv4' | 'ipv6'): { source: string;
   }));
 }
 
+/**
+ * For hosts with iptables < 1.8 (RHEL 7, older Fedora): only the unsuffixed tool exists, and it
+ * is the legacy backend, so its counters belong to the `…-legacy` dump the firewall probe made.
+ */
+export function buildUnsuffixedCounterCommand(family: 'ipv4' | 'ipv6'): { source: string; cmd: RemoteCommand } {
+  const tool = family === 'ipv6' ? 'ip6tables' : 'iptables';
+  return { source: `${tool}-legacy`, cmd: { argv: [`${tool}-save`, '-c'], sudo: true, timeoutMs: 5000, maxOutputBytes: 8 * 1024 * 1024 } };
+}
+
+/** The tool is not on the host: `timeout` says 127, sudo says "command not found". */
+export function toolMissing(out: { code: number | null; stderr: string }): boolean {
+  return out.code === 127 || (out.code !== 0 && /command not found|No such file or directory/.test(out.stderr));
+}
+
 export interface CaptureContext { clientAddresses: string[]; port: number }
 
 export interface CaptureClassification {

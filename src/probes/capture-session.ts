@@ -3,8 +3,8 @@ import type { ConnectData } from '../triage/evidence-types.ts';
 import type { EvidenceItem } from '../triage/report-types.ts';
 import type { CommandOutput } from './command-output.ts';
 import {
-  buildCaptureCommand, buildCounterCommands, captureEvidence, captureSettled, classifyCapture, inferConnectFromCapture,
-  tcpdumpReadyPattern, type CaptureOptions,
+  buildCaptureCommand, buildCounterCommands, buildUnsuffixedCounterCommand, captureEvidence, captureSettled, classifyCapture,
+  inferConnectFromCapture, tcpdumpReadyPattern, toolMissing, type CaptureOptions,
 } from './capture-probe.ts';
 import type { RunCommand, StartStreaming, StreamingSession } from './ports.ts';
 
@@ -70,7 +70,7 @@ async function stopWithin(session: StreamingSession, graceMs: number): Promise<C
 export async function runCaptureSession(deps: CaptureSessionDeps, options: CaptureSessionOptions): Promise<{ capture: EvidenceItem; connect?: EvidenceItem }> {
   const cmd = buildCaptureCommand(options);
   const ctx = { clientAddresses: options.clientAddresses, port: options.port };
-  const counterCmds = deps.runOnTarget ? buildCounterCommands(options.family) : [];
+  let counterCmds = deps.runOnTarget ? buildCounterCommands(options.family) : [];
   const snapshot = (): Promise<CommandOutput[]> => Promise.all(counterCmds.map(({ cmd: c }) =>
     deps.runOnTarget!(c, { urgent: true, ...(options.signal ? { signal: options.signal } : {}) }).catch(failedOutput)));
   // The snapshot only has to precede the test connect, so it runs while tcpdump starts.
@@ -84,7 +84,12 @@ export async function runCaptureSession(deps: CaptureSessionDeps, options: Captu
     const result = await session.stop().catch((err: unknown): ExecResult => ({ ...failedOutput(err), durationMs: 0, truncated: false, timedOut: false }));
     return { capture: captureEvidence({ tcpdump: result, ctx }) };
   }
-  const before = await snapshotBefore;
+  let before = await snapshotBefore;
+  if (before.length > 0 && before.every(toolMissing)) {
+    // Neither suffixed tool exists: an iptables older than 1.8, whose plain tool is the legacy one.
+    counterCmds = [buildUnsuffixedCounterCommand(options.family)];
+    before = await snapshot();
+  }
   let connect: EvidenceItem | undefined;
   const early = new AbortController();
   let earlyTimer: NodeJS.Timeout | undefined;

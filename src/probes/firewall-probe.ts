@@ -97,7 +97,7 @@ export function parseFirewallOutputs(outputs: Partial<Record<FirewallCommandKey,
     ufwActive: ((outputs.services?.stdout ?? '').split('\n')[1] ?? '') === 'active',
   };
   const dumps: RulesetDump[] = [];
-  const take = (key: FirewallCommandKey, source: string, family: AddressFamily): boolean => {
+  const take = (key: FirewallCommandKey, source: string, family: AddressFamily, tool?: string): boolean => {
     const o = outputs[key];
     if (o === undefined) return false;
     if (o.code !== 0) {
@@ -105,15 +105,16 @@ export function parseFirewallOutputs(outputs: Partial<Record<FirewallCommandKey,
       return false;
     }
     if (o.truncated) missing.push(`${source}: output cut at the size limit; rules after it are not simulated`);
-    if (o.stdout.trim() !== '') dumps.push({ source, format: 'iptables-save', family, text: o.stdout });
+    if (o.stdout.trim() !== '') dumps.push({ source, format: 'iptables-save', family, text: o.stdout, ...(tool ? { tool } : {}) });
     return true;
   };
   const legacy4 = take('iptables-legacy-save', 'iptables-legacy', 'ipv4');
   const nft4 = take('iptables-nft-save', 'iptables-nft', 'ipv4');
-  if (!legacy4 && !nft4) take('iptables-save', backend.iptablesVariant === 'nf_tables' ? 'iptables-nft' : 'iptables-legacy', 'ipv4');
+  // Only the unsuffixed tools: the fixes must name `iptables`, which is what such a host has.
+  if (!legacy4 && !nft4) take('iptables-save', backend.iptablesVariant === 'nf_tables' ? 'iptables-nft' : 'iptables-legacy', 'ipv4', 'iptables');
   const legacy6 = take('ip6tables-legacy-save', 'ip6tables-legacy', 'ipv6');
   const nft6 = take('ip6tables-nft-save', 'ip6tables-nft', 'ipv6');
-  if (!legacy6 && !nft6) take('ip6tables-save', backend.iptablesVariant === 'nf_tables' ? 'ip6tables-nft' : 'ip6tables-legacy', 'ipv6');
+  if (!legacy6 && !nft6) take('ip6tables-save', backend.iptablesVariant === 'nf_tables' ? 'ip6tables-nft' : 'ip6tables-legacy', 'ipv6', 'ip6tables');
   const nft = outputs.nft;
   if (nft !== undefined && nft.code === 0) {
     if (nftHasTables(nft.stdout)) dumps.push({ source: 'nft', format: 'nft-json', text: nft.stdout });

@@ -100,6 +100,11 @@ export interface RulesetDump {
   format: 'iptables-save' | 'nft-json';
   family?: AddressFamily;
   text: string;
+  /**
+   * The command-line tool for these rules when it is not named like the source: hosts with
+   * iptables < 1.8 (RHEL 7, old Fedora) have only `iptables`, which is the legacy backend.
+   */
+  tool?: string;
 }
 
 export interface FirewallBackendInfo {

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { ExecResult } from '../../src/remote/executor.ts';
 import type { RunCommand } from '../../src/probes/ports.ts';
+import { explainFlowWithAnalyzer, synthesizeFixesWithAnalyzer } from '../../src/probes/analyzer-adapters.ts';
 import { createTriageProbes } from '../../src/probes/triage-probes.ts';
-import type { FirewallData } from '../../src/triage/evidence-types.ts';
+import type { FirewallData, FlowSpec } from '../../src/triage/evidence-types.ts';
 import { fixture } from './fixture.ts';
 
 const result = (code: number, stdout = '', stderr = ''): ExecResult => ({ code, stdout, stderr, durationMs: 1, truncated: false, timedOut: false });
@@ -39,5 +40,12 @@ describe('firewall probe: which save tools it asks for', () => {
     expect(data.dumps.filter((d) => d.family === 'ipv4').map((d) => d.text)).toEqual([fixture('iptables-legacy-save.seed.txt')]);
     expect(target.asked.includes('iptables-save')).toBe(fallsBack);
     expect(target.asked.includes('ip6tables-save')).toBe(fallsBack);
+    // The fixes name the tool the host has: `iptables` where the suffixed ones do not exist.
+    const flow: FlowSpec = { family: 'ipv4', proto: 'tcp', src: '192.168.30.1', dst: '192.168.30.2', sport: 40000, dport: 23, inIface: 'eth0' };
+    const host = { localAddresses: ['192.168.30.2'], interfaces: [{ name: 'eth0', addresses: ['192.168.30.2/24'] }] };
+    const verdict = explainFlowWithAnalyzer({ dumps: data.dumps, flow, host });
+    const fixes = synthesizeFixesWithAnalyzer({ dumps: data.dumps, flow, host, decidedBy: verdict.decidedBy!, targetHost: 'server' });
+    expect(fixes.length).toBeGreaterThan(0);
+    for (const fix of fixes) expect(fix.commands[0]).toMatch(fallsBack ? /^iptables -w / : /^iptables-legacy -w /);
   });
 });
