@@ -164,7 +164,7 @@ export function evaluateMatch(m: Match, view: MatchView, env: MatchEnv): Tri {
       if (!view.ctAttached || pkt.ctState === 'INVALID' || pkt.ctState === 'UNTRACKED') return NO;
       return xor(pkt.direction === m.dir, m.invert);
     case 'addrType': {
-      if (m.limitIface) return UNKNOWN;
+      if (m.limitIface || (m.fib === true && pkt.family !== 'ipv4')) return UNKNOWN;
       const t = addrTypeOf(pkt, m.field === 'src' ? pkt.src : pkt.dst, env);
       return xor(m.types.includes(t), m.invert);
     }
@@ -263,6 +263,7 @@ export function describeMatchFailure(m: Match, view: MatchView, env: MatchEnv): 
       return `${m.text} does not match direction ${pkt.direction.toUpperCase()}`;
     case 'addrType': {
       const v = m.field === 'src' ? pkt.src : pkt.dst;
+      if (m.fib === true && pkt.family !== 'ipv4') return `${m.text}: IPv6 fib type follows routes, which the dump does not hold`;
       return `${m.text}: ${ip(v)} is of type ${addrTypeOf(pkt, v, env)}`;
     }
     case 'icmp':

@@ -78,7 +78,8 @@ export type Match =
   | (MatchBase & { kind: 'ctState'; states: CtStateName[]; exact?: boolean })
   | (MatchBase & { kind: 'ctStatus'; statuses: string[] })
   | (MatchBase & { kind: 'ctDir'; dir: 'original' | 'reply' })
-  | (MatchBase & { kind: 'addrType'; field: 'src' | 'dst'; types: string[]; limitIface: boolean })
+  /** `fib`: nft `fib saddr|daddr type`, the same lookup as addrtype for IPv4 (IPv6 fib consults routes: unknown). */
+  | (MatchBase & { kind: 'addrType'; field: 'src' | 'dst'; types: string[]; limitIface: boolean; fib?: boolean })
   | (MatchBase & { kind: 'icmp'; family: Family; type: number | 'any'; codeMin: number; codeMax: number })
   | (MatchBase & { kind: 'mark'; ct: boolean; value: number; mask: number })
   | (MatchBase & { kind: 'comment'; comment: string })

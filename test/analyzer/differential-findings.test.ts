@@ -59,3 +59,33 @@ describe('the answer to an untracked request (regressions/iptables-legacy-seedfi
     expect(replyVerdict('UNTRACKED', packet)).toBe('drop');
   });
 });
+
+describe('nft fib type is addrtype over the host addresses (IPv4); other fib keys stay unknown', () => {
+  const doc = (left: unknown, op: string, right: unknown): string => JSON.stringify({ nftables: [
+    { table: { family: 'inet', name: 'f', handle: 1 } },
+    { chain: { family: 'inet', table: 'f', name: 'in', handle: 1, type: 'filter', hook: 'input', prio: 0, policy: 'accept' } },
+    { rule: { family: 'inet', table: 'f', chain: 'in', handle: 2, expr: [{ match: { op, left, right } }, { drop: null }] } },
+  ] });
+  const host = { localAddresses: ['10.99.0.2', '2001:db8:99::2'], interfaces: [{ name: 'eth0', addresses: ['10.99.0.2/32', '2001:db8:99::2/128'] }] };
+  const explain = (left: unknown, op: string, right: unknown, packet: Parameters<typeof explainPacket>[1] = syn): ReturnType<typeof explainPacket> =>
+    explainPacket(parseRuleset(doc(left, op, right), { format: 'nft-json', source: 'nft' }), packet, host);
+  const fibType = (flag: string): unknown => ({ fib: { result: 'type', flags: [flag] } });
+
+  it.each([
+    ['daddr type local: the destination is ours', fibType('daddr'), '==', 'local', 'drop'],
+    ['daddr type != local', fibType('daddr'), '!=', 'local', 'accept'],
+    ['saddr type { unicast, broadcast }', fibType('saddr'), '==', { set: ['unicast', 'broadcast'] }, 'drop'],
+    ['saddr type local: a spoofed source is not ours', fibType('saddr'), '==', 'local', 'accept'],
+    ['daddr type multicast', fibType('daddr'), '==', 'multicast', 'accept'],
+  ])('%s', (_name, left, op, right, verdict) => {
+    const result = explain(left, op, right);
+    expect([result.verdict, result.unknowns.length]).toEqual([verdict, 0]);
+  });
+
+  it('IPv6 fib type and a reverse-path check (saddr . iif oif) need routes: unknown, both outcomes offered', () => {
+    const v6 = { ...syn, src: '2001:db8:5::7', dst: '2001:db8:99::2' };
+    expect(explain(fibType('daddr'), '==', 'local', v6).unknowns).toHaveLength(1);
+    const rpf = explain({ fib: { result: 'oif', flags: ['saddr', 'iif'] } }, '==', false);
+    expect(rpf.unknowns.map((u) => [u.ifMatches?.verdict, u.ifNotMatches?.verdict])).toEqual([['drop', 'accept']]);
+  });
+});

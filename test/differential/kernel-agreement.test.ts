@@ -19,7 +19,10 @@ import { runDifferentialCase, runDifferentialParts, type CaseOutcome } from './h
  * and nft backends, nft ip/ip6/inet), raw NOTRACK, mangle MARK, nat PREROUTING DNAT/REDIRECT (IPv4),
  * filter FORWARD/OUTPUT, and one planted unjudgeable match (limit, recent, string, statistic,
  * length, nft quota) per ruleset at most, where the kernel must take one of the outcomes the
- * analyzer offers.
+ * analyzer offers. Native nft rulesets also get anonymous and named sets (addresses, ports, an
+ * address . port concatenation, negated too), a named verdict map with per-element counters,
+ * `fib … type` and a `fib saddr . iif oif missing` reverse-path check (unjudgeable, like limit);
+ * each must decide some packet per run.
  *
  *   WHY_BLOCKED_DIFF_CASES   generated rulesets per backend (default 24: about 2-3 min on 2 cores)
  *   WHY_BLOCKED_DIFF_PACKETS packets per ruleset (default 16)
@@ -36,6 +39,15 @@ const BASE_SEED6 = Number(process.env.WHY_BLOCKED_DIFF_SEED6 ?? 20261600);
 const WORKERS = 2;
 const MAX_MINIMIZED = 3;
 const REGRESSION_DIR = fileURLToPath(new URL('./regressions/', import.meta.url));
+
+/** nft lookups the generator plants, recognised in a deciding rule's JSON (kernel counters). */
+const NFT_LOOKUPS: Record<string, RegExp> = {
+  anonymousAddressSet: /"field":"[sd]addr"\}\},"right":\{"set"/,
+  namedSet: /"right":"@set\d/,
+  concatenation: /\{"concat":\[\{"payload"/,
+  vmap: /"vmap":/,
+  fibType: /\{"fib":\{"result":"type"/,
+};
 
 /** `mixed`: legacy iptables and native nft loaded at once (nft shifted by +5 so no two base chains tie). */
 interface Failure { label: string; outcome: CaseOutcome; backend: Backend | 'mixed'; seed: number; family: 'ip' | 'inet' }
@@ -82,12 +94,16 @@ describeLab('analyzer agrees with the kernel (differential)', () => {
     const failures: Failure[] = [];
     let compared = 0;
     // How often the newer dimensions were exercised, so that none of them can silently vanish.
-    const coverage = { forwarded: 0, unjudgeable: 0 };
+    const coverage = { forwarded: 0, unjudgeable: 0, ...Object.fromEntries(Object.keys(NFT_LOOKUPS).map((k) => [k, 0])) } as Record<string, number>;
     const tally = (outcomes: CaseOutcome[]): void => {
       compared += outcomes.length;
       for (const o of outcomes) {
         if (o.kernel.route === 'forward') coverage.forwarded++;
         if (o.analyzer.alternatives.length > 0) coverage.unjudgeable++;
+        // nft lookups count only when a rule using them decided a base chain (the kernel's own counters say so).
+        const deciding = (o.kernelRaw?.path ?? []).map((p) => p.rule ?? '').join('\n');
+        for (const [name, pattern] of Object.entries(NFT_LOOKUPS)) if (pattern.test(deciding)) coverage[name] = (coverage[name] ?? 0) + 1;
+        if (o.analyzer.alternatives.length > 0 && JSON.stringify(o.analyzer.raw).includes('fib needs the routing table')) coverage.fibUnjudgeable = (coverage.fibUnjudgeable ?? 0) + 1;
       }
     };
     const reproduce = ipFamily === 'ipv6' ? 'WHY_BLOCKED_DIFF_SEED6=%s WHY_BLOCKED_DIFF_CASES6=1' : 'WHY_BLOCKED_DIFF_SEED=%s WHY_BLOCKED_DIFF_CASES=1';
@@ -163,5 +179,12 @@ describeLab('analyzer agrees with the kernel (differential)', () => {
       expect(coverage.unjudgeable).toBeGreaterThan(0);
     }
     expect(failures.length === 0 ? '' : `${summary}\n\n${report.join('\n\n')}`).toBe('');
+    if (process.env.WHY_BLOCKED_DIFF_DEBUG === '1') console.log(ipFamily, coverage);
+    // nft sets, verdict maps and fib (IPv4 only for fib): each must have decided some packet.
+    if (cases >= 6 && backends.includes('nft')) {
+      const wanted = Object.keys(NFT_LOOKUPS).filter((k) => ipFamily === 'ipv4' || k !== 'fibType');
+      if (ipFamily === 'ipv4') wanted.push('fibUnjudgeable');
+      expect(wanted.filter((k) => (coverage[k] ?? 0) === 0)).toEqual([]);
+    }
   }
 });

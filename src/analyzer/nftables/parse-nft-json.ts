@@ -44,7 +44,8 @@ type Left =
   | { kind: 'ctStatus' }
   | { kind: 'ctDir' }
   | { kind: 'tcpFlags'; mask: number }
-  | { kind: 'markMask'; ct: boolean; mask: number };
+  | { kind: 'markMask'; ct: boolean; mask: number }
+  | { kind: 'fibType'; field: 'src' | 'dst' };
 
 const flagBits: Record<string, number> = { fin: TcpFlag.FIN, syn: TcpFlag.SYN, rst: TcpFlag.RST, psh: TcpFlag.PSH,
   ack: TcpFlag.ACK, urg: TcpFlag.URG, ecn: TcpFlag.ECE, cwr: TcpFlag.CWR };
@@ -89,7 +90,12 @@ function fieldOf(e: Json): FieldKey | Left {
     if (k === 'mark') return 'ct.mark';
     throw new Unsupported(`ct ${k} is not simulated`);
   }
-  if (isObj(e.fib)) throw new Unsupported('fib needs the routing table, which a ruleset dump does not contain');
+  if (isObj(e.fib)) {
+    // `fib saddr|daddr type` without iif/oif is inet_dev_addr_type(net, NULL, addr): addrtype over the host's addresses.
+    const flags = Array.isArray(e.fib.flags) ? e.fib.flags : [e.fib.flags];
+    if (e.fib.result === 'type' && flags.length === 1 && (flags[0] === 'saddr' || flags[0] === 'daddr')) return { kind: 'fibType', field: flags[0] === 'saddr' ? 'src' : 'dst' };
+    throw new Unsupported('fib needs the routing table, which a ruleset dump does not contain');
+  }
   if (isObj(e) && Array.isArray(e['&'])) {
     const [l, r] = e['&'] as Json[];
     const inner = fieldOf(l);
@@ -210,6 +216,10 @@ function matchOf(m: Obj, ctx: Ctx, text: string): Match {
       if (op !== 'in' && op !== '!') throw new Unsupported(`ct status ${op} compares the whole status word, which is not known offline`);
       const statuses = strings(right).map((s) => s.toUpperCase().replace('-', '_'));
       return { kind: 'ctStatus', statuses, invert, text };
+    }
+    case 'fibType': {
+      if (op !== '==' && op !== '!=') throw new Unsupported(`fib type ${op}`);
+      return { kind: 'addrType', field: left.field, types: strings(right).map((t) => t.toUpperCase()), limitIface: false, fib: true, invert, text };
     }
     case 'ctDir': {
       const d = strings(right)[0];

@@ -126,7 +126,7 @@ function fromAnalyzer(result: ExplainResult): ComparableAnswer {
 }
 
 /** Reasons the analyzer gives for the stateful matches the generator plants on purpose. */
-const STATEFUL_REASON = /rate limit state|rate\/quota state|recent list|payload contents|random or nth|packet length/;
+const STATEFUL_REASON = /fib needs the routing table|rate limit state|rate\/quota state|recent list|payload contents|random or nth|packet length/;
 
 function alternativesOf(result: ExplainResult): ComparableAnswer[] {
   if (result.unknowns.length === 0 || !result.unknowns.every((u) => u.reasons.length > 0 && u.reasons.every((r) => STATEFUL_REASON.test(r)))) return [];

@@ -12,6 +12,11 @@ export interface CounterRule {
   /** The bare counters that open and close a native nft base chain (render-nft's markers). */
   marker?: 'entry' | 'exit';
   text: string;
+  /**
+   * A native nft `vmap @map` whose map has per-element counters: one entry per element, in map
+   * order. The element whose counter rose is the verdict the rule took (none rose: no element matched).
+   */
+  vmap?: Array<{ packets: number; action: RuleAction }>;
 }
 
 export interface CounterChain {

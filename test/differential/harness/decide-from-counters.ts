@@ -54,6 +54,8 @@ export function decideFromCounters(before: CounterSnapshot, after: CounterSnapsh
     const old = previous.get(chainKey(chain))?.rules.find((r) => r.id === rule.id);
     return rule.packets - (old?.packets ?? 0);
   };
+  const vmapElement = (chain: CounterChain, rule: CounterRule, index: number): { packets: number } | undefined =>
+    previous.get(chainKey(chain))?.rules.find((r) => r.id === rule.id)?.vmap?.[index];
   const policyDelta = (chain: CounterChain): number => (chain.policyPackets ?? 0) - (previous.get(chainKey(chain))?.policyPackets ?? 0);
 
   // DNAT to a non-local address sends the packet through FORWARD and POSTROUTING instead of INPUT.
@@ -78,6 +80,11 @@ export function decideFromCounters(before: CounterSnapshot, after: CounterSnapsh
       for (const rule of chain.rules) {
         if (delta(chain, rule) <= 0) continue;
         if (rule.action.kind === 'accept' || rule.action.kind === 'drop' || rule.action.kind === 'reject') fired.push({ chain, rule });
+        // A verdict map decides through the element whose own counter rose (jumps are followed like jump rules).
+        const taken = rule.vmap?.filter((e, i) => e.packets - (vmapElement(chain, rule, i)?.packets ?? 0) > 0) ?? [];
+        for (const element of taken) {
+          if (element.action.kind === 'accept' || element.action.kind === 'drop') fired.push({ chain, rule: { ...rule, action: element.action } });
+        }
       }
     }
     if (fired.length > 1) {
@@ -124,10 +131,12 @@ function reachableChains(snapshot: CounterSnapshot, base: CounterChain): Counter
     if (seen.has(chain.name)) continue;
     seen.set(chain.name, chain);
     for (const rule of chain.rules) {
-      if (rule.action.kind !== 'jump' && rule.action.kind !== 'goto') continue;
-      const targetName = rule.action.chain;
-      const target = snapshot.chains.find((c) => c.family === base.family && c.table === base.table && c.name === targetName);
-      if (target !== undefined) queue.push(target);
+      for (const action of [rule.action, ...(rule.vmap ?? []).map((e) => e.action)]) {
+        if (action.kind !== 'jump' && action.kind !== 'goto') continue;
+        const targetName = action.chain;
+        const target = snapshot.chains.find((c) => c.family === base.family && c.table === base.table && c.name === targetName);
+        if (target !== undefined) queue.push(target);
+      }
     }
   }
   return [...seen.values()];

@@ -41,22 +41,42 @@ export function generatePackets(ruleset: GenRuleset, count: number, seed: number
   const v6 = ruleset.family === 'ipv6';
   const sources: string[] = [];
   const ports: number[] = [];
+  // `saddr . dport` set elements: only a packet with both halves matches, so some packets take a pair.
+  const pairs: Array<{ src: string; port: number }> = [];
   for (const table of ruleset.tables) {
     for (const chain of table.chains) {
       for (const { match } of chain.rules) {
         if (match.src) sources.push(...(v6 ? addressesAround6(match.src.cidr) : addressesAround(match.src.cidr)));
         if (match.iprange?.option === 'src-range') sources.push(match.iprange.lo, match.iprange.hi, v6 ? addIp6(match.iprange.hi, 1) : intToIp((ipToInt(match.iprange.hi) + 1) >>> 0));
+        for (const element of match.nftSet?.key === 'saddr.dport' ? match.nftSet.elements : []) {
+          const [src, port] = element.split(' . ') as [string, string];
+          pairs.push({ src, port: Number(port) });
+        }
+        for (const element of match.nftSet?.elements ?? []) {
+          for (const part of element.split(' . ')) {
+            const [lo, hi] = part.split('-') as [string, string | undefined];
+            if (/^\d+$/.test(part) || /^\d+-\d+$/.test(part)) ports.push(Number(lo), Number(hi ?? lo), Number(lo) - 1, Number(hi ?? lo) + 1);
+            else if (part.includes('/')) sources.push(...(v6 ? addressesAround6(part) : addressesAround(part)));
+            else sources.push(lo, ...(hi === undefined ? [] : [hi, v6 ? addIp6(hi, 1) : intToIp((ipToInt(hi) + 1) >>> 0)]));
+          }
+        }
         for (const range of [match.sport, match.dport, ...(match.multiport?.items ?? [])]) {
           if (range !== undefined) ports.push(range.lo, range.hi, range.lo - 1, range.hi + 1);
         }
       }
     }
   }
+  for (const table of ruleset.tables) for (const map of table.vmaps ?? []) for (const { ports: r } of map.entries) ports.push(r.lo, r.hi, r.lo - 1, r.hi + 1);
   const usableSources = sources.filter(v6 ? isSafeSource6 : isSafeSource);
   const usablePorts = ports.filter((p) => p >= 1 && p <= 65535);
   const packets: GeneratedPacket[] = [];
   for (let i = 0; i < count; i++) {
-    const packet = v6 ? randomPacket6(rng, usableSources, usablePorts) : randomPacket(rng, usableSources, usablePorts);
+    let packet = v6 ? randomPacket6(rng, usableSources, usablePorts) : randomPacket(rng, usableSources, usablePorts);
+    const usablePairs = pairs.filter((p) => (v6 ? isSafeSource6 : isSafeSource)(p.src));
+    if (usablePairs.length > 0 && (packet.proto === 'tcp' || packet.proto === 'udp') && rng.chance(0.4)) {
+      const pair = rng.pick(usablePairs);
+      packet = { ...packet, src: pair.src, dport: pair.port };
+    }
     packets.push({ packet, state: predictedCtState(packet) });
   }
   return packets;

@@ -2,13 +2,13 @@ import { createPrng, type Prng } from './create-prng.ts';
 import { canonicalCidr, intToIp, ipToInt, parseCidr } from './ipv4.ts';
 import { addIp6, bigToIp6, canonicalCidr6, parseCidr6 } from './ipv6.ts';
 import { IFACE_PATTERNS, LOCAL_ADDRESSES, LOCAL_ADDRESSES6, SOURCE_NETWORKS, SOURCE_NETWORKS6 } from './lab-topology.ts';
-import type { CtState, GenChain, GenMatch, GenRule, GenRuleset, GenTable, GenTarget, PortRange, RejectWith, StatefulMatch } from './ruleset-model.ts';
+import type { CtState, GenChain, GenNamedSet, GenVmap, NftSetKey, GenMatch, GenRule, GenRuleset, GenTable, GenTarget, PortRange, RejectWith, StatefulMatch } from './ruleset-model.ts';
 
 /**
  * Seeded random rulesets over the matches and targets the analyzer claims to support. Small on
  * purpose (5-30 rules, a few chains): many fast cases find more than a few slow ones.
  * The `nft` dialect leaves out what has no one-rule nft equivalent (multiport --ports,
- * addrtype, negated icmp type/code pairs).
+ * addrtype, negated icmp type/code pairs) and adds nft-only lookups (sets, vmap, fib).
  */
 export function generateRuleset(seed: number, dialect: 'iptables' | 'nft', family: Family = 'ipv4'): GenRuleset {
   const rng = createPrng(seed);
@@ -25,6 +25,7 @@ export function generateRuleset(seed: number, dialect: 'iptables' | 'nft', famil
   if (family === 'ipv4') addNat(createPrng(seed ^ 0x6e617400), dialect, tables);
   addStateful(createPrng(seed ^ 0x73746174), dialect, tables);
   addOutput(createPrng(seed ^ 0x6f757400), dialect, tables);
+  if (dialect === 'nft') addNftLookups(createPrng(seed ^ 0x6e667365), tables);
   return family === 'ipv6' ? { seed, dialect, family, tables } : { seed, dialect, tables };
 }
 
@@ -309,4 +310,99 @@ function randomTcpFlags(rng: Prng): GenMatch['tcpFlags'] {
   const mask = rng.some(TCP_FLAG_NAMES, 4);
   const comp = mask.filter(() => rng.chance(0.4));
   return { mask: TCP_FLAG_NAMES.filter((f) => mask.includes(f)), comp: TCP_FLAG_NAMES.filter((f) => comp.includes(f)), neg: rng.chance(0.2) };
+}
+
+/**
+ * nft-only lookups in filter INPUT: anonymous and named sets (addresses with prefixes/ranges, ports,
+ * an address . port concatenation), a named verdict map (per-element counters tell which verdict
+ * the kernel took) and `fib … type`. Own stream, so every earlier seed keeps its base ruleset.
+ */
+function addNftLookups(rng: Prng, tables: GenTable[]): void {
+  const filter = tables.find((t) => t.name === 'filter');
+  const input = filter?.chains.find((c) => c.name === 'INPUT');
+  if (filter === undefined || input === undefined) return;
+  // Near the top of INPUT, so that the lookups decide often enough to be compared at all.
+  const insert = (rule: GenRule, anywhere = false): void => { input.rules.splice(rng.int(0, anywhere ? input.rules.length : Math.min(2, input.rules.length)), 0, rule); };
+  const sets: GenNamedSet[] = [];
+  if (rng.chance(0.7)) {
+    const count = rng.int(1, 3);
+    for (let i = 0; i < count; i++) {
+      const key = rng.pick(['saddr', 'saddr', 'daddr', 'dport', 'dport', 'sport', 'saddr.dport'] as const);
+      const l4 = rng.pick(['tcp', 'tcp', 'udp'] as const);
+      // Concatenations cannot be anonymous with intervals here; they are always named and exact.
+      const named = key === 'saddr.dport' || rng.chance(0.5);
+      const elements = setElements(rng, key, named && key !== 'saddr.dport');
+      const match: GenMatch = { nftSet: { key, elements, neg: rng.chance(0.25), ...(key === 'saddr' || key === 'daddr' ? {} : { l4 }) } };
+      // Without `meta l4proto` the port lookup relies on nft's implicit protocol dependency.
+      if (key !== 'saddr' && key !== 'daddr' && rng.chance(0.5)) match.proto = { name: l4, neg: false };
+      if (named) {
+        const name = `set${i + 1}`;
+        sets.push({ name, key, interval: key !== 'saddr.dport', elements });
+        (match.nftSet as NonNullable<GenMatch['nftSet']>).named = name;
+      }
+      insert({ match, target: filterTarget(rng, match, [], true) });
+    }
+  }
+  if (sets.length > 0) filter.sets = sets;
+  if (rng.chance(0.55)) {
+    const chainName = 'vmap_target';
+    filter.chains.push({ name: chainName, rules: buildRules(rng, 'nft', rng.int(1, 3), [], false) });
+    const ports = [...new Set(rng.some([22, 23, 53, 80, 443, 2000, 3306, 8080], 4))].sort((a, b) => a - b);
+    const entries: GenVmap['entries'] = ports.map((lo, i) => {
+      const next = ports[i + 1] ?? 65536;
+      const hi = rng.chance(0.3) ? Math.min(next - 1, lo + rng.int(1, 10), 65535) : lo;
+      const roll = rng.next();
+      return { ports: { lo, hi }, verdict: roll < 0.4 ? 'accept' : roll < 0.7 ? 'drop' : { jump: chainName } };
+    });
+    if (!entries.some((e) => typeof e.verdict !== 'string')) (entries[0] as GenVmap['entries'][number]).verdict = { jump: chainName };
+    filter.vmaps = [{ name: 'vmap1', entries }];
+    const l4 = rng.pick(['tcp', 'tcp', 'udp'] as const);
+    const match: GenMatch = rng.chance(0.5) ? { proto: { name: l4, neg: false } } : {};
+    if (rng.chance(0.3)) match.src = { cidr: randomCidr(rng, pickSourceBase(rng)), neg: rng.chance(0.3) };
+    insert({ match, target: { kind: 'vmap', l4, map: 'vmap1' } });
+  }
+  // fib type follows the routing table; for IPv4 that is addrtype over the host's addresses.
+  if (currentFamily === 'ipv4' && rng.chance(0.4)) {
+    const types = rng.some(['local', 'unicast', 'broadcast', 'multicast'], 2);
+    const match: GenMatch = { fibType: { field: rng.pick(['saddr', 'daddr'] as const), types, neg: rng.chance(0.3) } };
+    insert({ match, target: filterTarget(rng, match, [], true) }, true);
+  }
+  // A reverse-path check needs routes, which no dump holds: the analyzer must offer both outcomes.
+  // Only where no other unjudgeable match is planted, so that exactly two outcomes are on offer.
+  const planted = tables.some((t) => t.chains.some((c) => c.rules.some((r) => r.match.stateful !== undefined)));
+  if (currentFamily === 'ipv4' && !planted && rng.chance(0.25)) {
+    insert({ match: { fibRpf: true }, target: { kind: rng.pick(['ACCEPT', 'DROP'] as const) } }, true);
+  }
+}
+
+/** Elements that never overlap (nft refuses overlapping intervals): at most one per source network / port. */
+function setElements(rng: Prng, key: NftSetKey, interval: boolean): string[] {
+  const v6 = currentFamily === 'ipv6';
+  const count = rng.int(1, 3);
+  if (key === 'saddr') {
+    return rng.some(v6 ? SOURCE_NETWORKS6 : SOURCE_NETWORKS, count).map((network) => {
+      const addr = addressIn(rng, network);
+      if (!interval || rng.chance(0.3)) return addr;
+      if (rng.chance(0.5)) return v6 ? canonicalCidr6(addr, rng.pick([120, 124, 127])) : canonicalCidr(addr, rng.pick([28, 29, 30]));
+      return v6 ? `${addr}-${addIp6(addr, rng.int(1, 6))}` : `${addr}-${intToIp((ipToInt(addr) + rng.int(1, 6)) >>> 0)}`;
+    });
+  }
+  if (key === 'daddr') return rng.some(v6 ? LOCAL_ADDRESSES6 : LOCAL_ADDRESSES, count);
+  const ports = [...new Set(rng.some(PORT_POOL.filter((p) => p < 65535), count))].sort((a, b) => a - b);
+  if (key === 'saddr.dport') return ports.map((p) => `${addressIn(rng, rng.pick(v6 ? SOURCE_NETWORKS6 : SOURCE_NETWORKS))} . ${p}`);
+  return ports.map((lo, i) => {
+    const next = ports[i + 1] ?? 65536;
+    const hi = Math.min(next - 1, lo + rng.int(1, 20), 65535);
+    return interval && hi > lo && rng.chance(0.4) ? `${lo}-${hi}` : `${lo}`;
+  });
+}
+
+/** An address inside a source network, away from its edges so a prefix around it stays inside. */
+function addressIn(rng: Prng, network: string): string {
+  if (currentFamily === 'ipv6') {
+    const { base } = parseCidr6(network);
+    return bigToIp6(base + BigInt(rng.int(16, 200)));
+  }
+  const { base } = parseCidr(network);
+  return intToIp((base + rng.int(16, 200)) >>> 0);
 }

@@ -8,6 +8,16 @@ export function parseNftCounters(jsonText: string): CounterSnapshot {
   const doc = JSON.parse(jsonText) as { nftables?: Json[] };
   const chains: CounterChain[] = [];
   const byKey = new Map<string, CounterChain>();
+  // Verdict maps with per-element counters (`map … { …; counter; }`), by family, table and name.
+  const vmaps = new Map<string, Array<{ packets: number; action: RuleAction }>>();
+  for (const item of doc.nftables ?? []) {
+    const map = item.map as Json | undefined;
+    if (map === undefined || map.map !== 'verdict' || !Array.isArray(map.elem)) continue;
+    vmaps.set(`${String(map.family)} ${String(map.table)} ${String(map.name)}`, (map.elem as Json[][]).map(([key, verdict]) => {
+      const elem = (key as Json | undefined)?.elem as Json | undefined;
+      return { packets: counterPackets(elem === undefined ? [] : [elem]), action: actionOf([verdict as Json]) };
+    }));
+  }
   for (const item of doc.nftables ?? []) {
     const chain = item.chain as Json | undefined;
     if (chain !== undefined) {
@@ -29,7 +39,9 @@ export function parseNftCounters(jsonText: string): CounterSnapshot {
     const expr = (rule.expr as Json[] | undefined) ?? [];
     const bareCounter = expr.length === 1 && 'counter' in (expr[0] as Json);
     const marker = !bareCounter ? undefined : rule.comment === ENTRY_COMMENT ? 'entry' : rule.comment === EXIT_COMMENT ? 'exit' : undefined;
-    owner.rules.push({ id: Number(rule.handle), packets: counterPackets(expr), action: actionOf(expr), ...(marker ? { marker } : {}), text: JSON.stringify(rule.expr) });
+    const vmapData = expr.map((st) => (st.vmap as Json | undefined)?.data).find((d) => typeof d === 'string');
+    const vmap = typeof vmapData === 'string' ? vmaps.get(`${String(rule.family)} ${String(rule.table)} ${vmapData.replace(/^@/, '')}`) : undefined;
+    owner.rules.push({ id: Number(rule.handle), packets: counterPackets(expr), action: actionOf(expr), ...(marker ? { marker } : {}), ...(vmap ? { vmap } : {}), text: JSON.stringify(rule.expr) });
   }
   return { chains };
 }

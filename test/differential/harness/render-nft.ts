@@ -1,4 +1,4 @@
-import type { GenMatch, GenRule, GenRuleset, GenTarget, PortRange, RejectWith, TableName } from './ruleset-model.ts';
+import type { GenMatch, GenNamedSet, GenRule, GenRuleset, GenTarget, GenVmap, NftSetKey, PortRange, RejectWith, TableName } from './ruleset-model.ts';
 
 const HOOK_PRIORITY: Record<TableName, number> = { raw: -300, mangle: -150, nat: -100, filter: 0, extra: 10 };
 
@@ -20,6 +20,8 @@ export function renderNft(ruleset: GenRuleset, family: 'ip' | 'ip6' | 'inet', pr
   const lines: string[] = [`# why-blocked differential seed ${ruleset.seed}`];
   for (const table of ruleset.tables) {
     lines.push(`table ${family} ${table.name} {`);
+    for (const set of table.sets ?? []) lines.push(`\t${renderNamedSet(set, ip)}`);
+    for (const map of table.vmaps ?? []) lines.push(`\t${renderVmap(map)}`);
     for (const chain of table.chains) {
       lines.push(`\tchain ${chain.name} {`);
       if (chain.hook !== undefined) {
@@ -35,6 +37,32 @@ export function renderNft(ruleset: GenRuleset, family: 'ip' | 'ip6' | 'inet', pr
   return `${lines.join('\n')}\n`;
 }
 
+const SET_TYPE: Record<NftSetKey, (ip: 'ip' | 'ip6') => string> = {
+  saddr: (ip) => (ip === 'ip6' ? 'ipv6_addr' : 'ipv4_addr'),
+  daddr: (ip) => (ip === 'ip6' ? 'ipv6_addr' : 'ipv4_addr'),
+  sport: () => 'inet_service',
+  dport: () => 'inet_service',
+  'saddr.dport': (ip) => `${ip === 'ip6' ? 'ipv6_addr' : 'ipv4_addr'} . inet_service`,
+};
+
+function renderNamedSet(set: GenNamedSet, ip: 'ip' | 'ip6'): string {
+  return `set ${set.name} { type ${SET_TYPE[set.key](ip)};${set.interval ? ' flags interval;' : ''} elements = { ${set.elements.join(', ')} } }`;
+}
+
+/** `counter` on the map gives every element its own counter: the one that rose names the verdict taken. */
+function renderVmap(map: GenVmap): string {
+  const verdict = (v: GenVmap['entries'][number]['verdict']): string => (typeof v === 'string' ? v : `jump ${v.jump}`);
+  return `map ${map.name} { type inet_service : verdict; flags interval; counter; elements = { ${map.entries.map((e) => `${portText(e.ports)} : ${verdict(e.verdict)}`).join(', ')} } }`;
+}
+
+function setKeyText(key: NftSetKey, ip: 'ip' | 'ip6', l4: string): string {
+  switch (key) {
+    case 'saddr': case 'daddr': return `${ip} ${key}`;
+    case 'sport': case 'dport': return `${l4} ${key}`;
+    case 'saddr.dport': return `${ip} saddr . ${l4} dport`;
+  }
+}
+
 function mapsCleanly(rule: GenRule): boolean {
   const m = rule.match;
   if (m.addrtype !== undefined) return false;
@@ -45,7 +73,10 @@ function mapsCleanly(rule: GenRule): boolean {
 }
 
 export function renderNftRule(rule: GenRule, ip: 'ip' | 'ip6' = 'ip', inet = false): string {
-  const parts = [...renderMatch(rule.match, ip), 'counter', ...renderTarget(rule.target, inet ? ` ${ip}` : '')];
+  // A verdict map is the rule's verdict: the counter goes before it (it counts lookups, not hits).
+  const parts = rule.target.kind === 'vmap'
+    ? [...renderMatch(rule.match, ip), 'counter', `${rule.target.l4} dport vmap @${rule.target.map}`]
+    : [...renderMatch(rule.match, ip), 'counter', ...renderTarget(rule.target, inet ? ` ${ip}` : '')];
   if (rule.match.comment !== undefined) parts.push(`comment "${nftString(rule.match.comment)}"`);
   return parts.join(' ');
 }
@@ -77,6 +108,12 @@ function renderMatch(m: GenMatch, ip: 'ip' | 'ip6'): string[] {
     else out.push(`${icmp} type ${m.icmpType.type} ${icmp} code ${m.icmpType.code}`);
   }
   if (m.iprange) out.push(`${ip} ${m.iprange.option === 'src-range' ? 'saddr' : 'daddr'} ${op(m.iprange.neg)}${m.iprange.lo}-${m.iprange.hi}`);
+  if (m.nftSet) {
+    const { key, named, elements, neg, l4 } = m.nftSet;
+    out.push(`${setKeyText(key, ip, l4 ?? 'tcp')} ${op(neg)}${named !== undefined ? `@${named}` : `{ ${elements.join(', ')} }`}`);
+  }
+  if (m.fibType) out.push(`fib ${m.fibType.field} type ${op(m.fibType.neg)}${m.fibType.types.length === 1 ? m.fibType.types[0] as string : `{ ${m.fibType.types.join(', ')} }`}`);
+  if (m.fibRpf) out.push('fib saddr . iif oif missing');
   if (m.stateful === 'limit') out.push('limit rate 1/hour burst 1 packets');
   if (m.stateful === 'nft-quota') out.push('quota until 100 bytes');
   if (m.ctstate) {
@@ -129,6 +166,7 @@ function renderTarget(t: GenTarget, natFamily: string): string[] {
     case 'REDIRECT': return [t.port === undefined ? 'redirect' : `redirect to :${t.port}`];
     case 'jump': return [`jump ${t.chain}`];
     case 'goto': return [`goto ${t.chain}`];
+    case 'vmap': return [`${t.l4} dport vmap @${t.map}`];
   }
 }
 

@@ -41,8 +41,26 @@ export interface GenMatch {
    * The analyzer must answer `unknown` and offer both outcomes; the kernel must pick one of them.
    */
   stateful?: StatefulMatch;
+  /**
+   * nft only: a set lookup, anonymous (`ip saddr { a, b }`) or, with `named`, `@name` declared in
+   * the table (GenTable.sets). `saddr.dport` is a concatenation; its elements are `addr . port`.
+   * Elements are nft text (`10.0.0.0/8`, `192.0.2.1-192.0.2.9`, `22`, `80-90`).
+   */
+  nftSet?: Negatable & { key: NftSetKey; elements: string[]; named?: string; l4?: 'tcp' | 'udp' };
+  /** nft only: `fib saddr|daddr type [!=] { types }` (IPv4: judged from the host's addresses). */
+  fibType?: Negatable & { field: 'saddr' | 'daddr'; types: string[] };
+  /** nft only: `fib saddr . iif oif missing` (reverse-path check), which needs the routing table. */
+  fibRpf?: true;
   comment?: string;
 }
+
+export type NftSetKey = 'saddr' | 'daddr' | 'sport' | 'dport' | 'saddr.dport';
+
+/** A named set declared in an nft table. */
+export interface GenNamedSet { name: string; key: NftSetKey; interval: boolean; elements: string[] }
+
+/** A named verdict map with per-element counters: the element whose counter rose tells which verdict the kernel took. */
+export interface GenVmap { name: string; entries: Array<{ ports: PortRange; verdict: 'accept' | 'drop' | { jump: string } }> }
 
 export type StatefulMatch = 'limit' | 'recent-set' | 'recent-check' | 'string' | 'statistic' | 'length' | 'nft-quota';
 
@@ -54,7 +72,9 @@ export type GenTarget =
   /** nat PREROUTING only; a port only after a non-negated tcp/udp protocol match. */
   | { kind: 'DNAT'; to: string; port?: number }
   | { kind: 'REDIRECT'; port?: number }
-  | { kind: 'jump' | 'goto'; chain: string };
+  | { kind: 'jump' | 'goto'; chain: string }
+  /** nft only: `counter <l4> dport vmap @map` (the map is in GenTable.vmaps). */
+  | { kind: 'vmap'; l4: 'tcp' | 'udp'; map: string };
 
 export interface GenRule { match: GenMatch; target: GenTarget }
 
@@ -68,7 +88,7 @@ export interface GenChain {
   rules: GenRule[];
 }
 
-export interface GenTable { name: TableName; chains: GenChain[] }
+export interface GenTable { name: TableName; chains: GenChain[]; sets?: GenNamedSet[]; vmaps?: GenVmap[] }
 
 /** `family` absent means ipv4 (rulesets recorded before IPv6 was generated). */
 export interface GenRuleset { seed: number; dialect: 'iptables' | 'nft'; family?: 'ipv4' | 'ipv6'; tables: GenTable[] }
