@@ -1,7 +1,7 @@
 import { diffDumps, diffLines, normalizeIptablesSave } from '../probes/ruleset-text.ts';
 
 /** The raw `*table` … `COMMIT` blocks of an iptables-save text, by table name. */
-function rawTableBlocks(text: string): Map<string, string> {
+export function rawTableBlocks(text: string): Map<string, string> {
   const blocks = new Map<string, string>();
   for (const m of text.matchAll(/^\*(\S+)\s*$[\s\S]*?^COMMIT\s*$/gm)) blocks.set(m[1]!, `${m[0]}\n`);
   return blocks;

@@ -6,7 +6,7 @@ import {
   buildCaptureCommand, buildCounterCommands, buildUnsuffixedCounterCommand, captureEvidence, captureSettled, classifyCapture,
   inferConnectFromCapture, tcpdumpReadyPattern, toolMissing, type CaptureOptions,
 } from './capture-probe.ts';
-import type { RunCommand, StartStreaming, StreamingSession } from './ports.ts';
+import type { RunCommand, StartStreaming } from './ports.ts';
 
 export interface CaptureSessionDeps {
   /** Streams tcpdump on the target. */
@@ -34,34 +34,10 @@ export interface CaptureSessionOptions extends CaptureOptions {
    */
   stopConnectAfterAnswerMs?: number;
   signal?: AbortSignal;
-  /**
-   * When set, stop waiting this long for the host to confirm the capture ended, and use what was
-   * streamed. Off by default: a tcpdump whose channel close is not confirmed (sshd does not deliver
-   * signals for root logins) keeps its channel, and the SSH connection, busy until its time limit.
-   */
-  stopGraceMs?: number;
 }
 
 
 const failedOutput = (err: unknown): CommandOutput => ({ code: null, stdout: '', stderr: err instanceof Error ? err.message : String(err) });
-
-/** The session's output once stopped, or what it streamed so far when the end is not confirmed in time. */
-async function stopWithin(session: StreamingSession, graceMs: number): Promise<CommandOutput> {
-  const started = performance.now();
-  const stopping = session.stop();
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<undefined>((resolve) => { timer = setTimeout(() => resolve(undefined), graceMs); });
-  const result = await Promise.race([stopping, late]);
-  clearTimeout(timer);
-  if (result) return result;
-  const lines = session.stdoutLines();
-  return {
-    code: null, stdout: lines.length > 0 ? `${lines.join('\n')}\n` : '',
-    // Only a session that became ready gets here, so tcpdump did print its "listening on" line.
-    stderr: 'listening on (stopped; the host had not yet confirmed the end of the capture)\n',
-    durationMs: Math.round(performance.now() - started),
-  };
-}
 
 /**
  * Capture on the target while the vantage connects: counters + tcpdump ready → connect → wait for
@@ -108,8 +84,7 @@ export async function runCaptureSession(deps: CaptureSessionDeps, options: Captu
     const timedOut = (connect?.data as ConnectData | undefined)?.outcome === 'timeout';
     if (!timedOut) await session.waitForStdout((l) => captureSettled(l, ctx), options.settleMs ?? 1000);
   }
-  const stopped = options.stopGraceMs === undefined ? session.stop() : stopWithin(session, options.stopGraceMs);
-  const [tcpdump, after] = await Promise.all([stopped, snapshot()]);
+  const [tcpdump, after] = await Promise.all([session.stop(), snapshot()]);
   const counters = counterCmds.map(({ source }, i) => ({ source, before: before[i]!, after: after[i]! }));
   return { capture: captureEvidence({ tcpdump, ctx, connect, counters }), connect };
 }

@@ -1,4 +1,4 @@
-import { rulesDiff } from '../fix/intended-rules.ts';
+import { rawTableBlocks, rulesDiff } from '../fix/intended-rules.ts';
 import type { FirewallData } from '../triage/evidence-types.ts';
 import type { FixOption, TriageReport } from '../triage/report-types.ts';
 
@@ -11,16 +11,13 @@ export function proposalAuditDiff(report: TriageReport, fix: Pick<FixOption, 'ru
   if (!/^\*\S+\s*$/m.test(fix.rulesetAfter)) return fix.commands.map((c) => `$ ${c}`);
   const fw = report.evidence.find((e) => e.probe === 'firewall')?.data as FirewallData | undefined;
   const candidates = (fw?.dumps ?? []).filter((d) => d.format === 'iptables-save' && d.text.trim() !== '');
-  const tables = new Set([...fix.rulesetAfter.matchAll(/^\*(\S+)\s*$/gm)].map((m) => m[1]!));
+  const tables = [...rawTableBlocks(fix.rulesetAfter).keys()];
   let best: string[] | undefined;
   for (const dump of candidates) {
-    const diff = rulesDiff(onlyTables(dump.text, tables), fix.rulesetAfter);
+    const blocks = rawTableBlocks(dump.text);
+    const diff = rulesDiff(tables.map((t) => blocks.get(t) ?? '').join(''), fix.rulesetAfter);
     if (best === undefined || diff.length < best.length) best = diff;
   }
   return best ?? fix.commands.map((c) => `$ ${c}`);
 }
 
-/** The `*table` … `COMMIT` blocks of an iptables-save text for the named tables only. */
-function onlyTables(text: string, tables: Set<string>): string {
-  return [...text.matchAll(/^\*(\S+)\s*$[\s\S]*?^COMMIT\s*$/gm)].filter((m) => tables.has(m[1]!)).map((m) => `${m[0]}\n`).join('');
-}

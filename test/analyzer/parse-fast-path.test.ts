@@ -3,6 +3,7 @@ import { ErrorCode, WhyBlockedError } from '../../src/errors.ts';
 import type { Match, Rule } from '../../src/analyzer/index.ts';
 import { parseCanonicalRule } from '../../src/analyzer/iptables/parse-canonical-rule.ts';
 import { parseIptablesSave } from '../../src/analyzer/iptables/parse-iptables-save.ts';
+import { createPrng } from '../differential/harness/create-prng.ts';
 
 /** Every field a caller can read, getters included (rules and address matches compute some on demand). */
 function plainMatch(m: Match): unknown {
@@ -13,16 +14,6 @@ function plainRule(r: Rule): unknown {
     target: r.target, comment: r.comment, counters: r.counters };
 }
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Canonical and near-canonical lines: the fast path must build exactly what the general parser builds. */
 function randomLine(rand: () => number): string {
@@ -43,7 +34,7 @@ function randomLine(rand: () => number): string {
 
 describe('canonical-rule fast path', () => {
   it.each([1, 2, 3])('builds the same rules as the general parser (seed %i)', (seed) => {
-    const rand = prng(seed);
+    const rand = createPrng(seed).next;
     const lines = Array.from({ length: 400 }, () => randomLine(rand));
     const text = ['*filter', ':INPUT ACCEPT [0:0]', ':U - [0:0]', ...lines, 'COMMIT', ''].join('\n');
     const fast = parseIptablesSave(text, { family: 'ipv4' });

@@ -1,17 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { explainPackets, parseRuleset, type ExplainResult, type PacketInput } from '../../src/analyzer/index.ts';
+import { createPrng } from '../differential/harness/create-prng.ts';
 
-/** mulberry32: small seeded PRNG so failures reproduce. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomRuleset(rand: () => number, rules: number): string {
   const pick = <T>(xs: T[]): T => xs[Math.floor(rand() * xs.length)] as T;
@@ -64,7 +54,7 @@ function comparable(r: ExplainResult): unknown {
 
 describe('rule index', () => {
   it.each([1, 2, 3, 4, 5, 6])('gives the same results as the linear walk (seed %i)', (seed) => {
-    const rand = prng(seed);
+    const rand = createPrng(seed).next;
     const text = randomRuleset(rand, 120);
     const packets = Array.from({ length: 300 }, () => randomPacket(rand));
     // Separate parses: parsed rules build their match lists on first use, and the index must read
@@ -78,7 +68,7 @@ describe('rule index', () => {
   });
 
   it('covers every verdict kind across the random cases', () => {
-    const rand = prng(99);
+    const rand = createPrng(99).next;
     const rs = parseRuleset(randomRuleset(rand, 120));
     const verdicts = new Set(explainPackets(rs, Array.from({ length: 300 }, () => randomPacket(rand))).map((r) => r.verdict));
     expect([...verdicts].sort()).toEqual(['accept', 'drop', 'reject', 'unknown']);

@@ -6,19 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeLab } from '../helpers/lab-gate.ts';
 import type { TriageReport } from '../../src/triage/report-types.ts';
-import { helperPath, requestFrom, startFixLab, type FixLab } from './fix-lab-helpers.ts';
-
-const norm = (t: string) => t.split('\n').filter((l) => !l.startsWith('#')).map((l) => l.replace(/\[\d+:\d+\]/g, '')).join('\n');
-
-/** The seed's rules with SSH dropped outright, established sessions included: the bot is cut off. */
-function lockoutRules(current: string): string {
-  const filter = current.slice(current.indexOf('*filter'));
-  const end = filter.indexOf('COMMIT');
-  const body = filter.slice(0, end).split('\n').filter((l) => l.trim() !== '');
-  const chains = body.filter((l) => l.startsWith('*') || l.startsWith(':'));
-  const rules = body.filter((l) => l.startsWith('-A'));
-  return [...chains, '-A INPUT -p tcp -m tcp --dport 22 -j DROP', ...rules, 'COMMIT', ''].join('\n').replace(/\[\d+:\d+\]/g, '[0:0]');
-}
+import { helperPath, lockoutRules, normRules, requestFrom, startFixLab, type FixLab } from './fix-lab-helpers.ts';
 
 describeLab('a change that goes wrong never leaves the host half-changed', () => {
   let fl: FixLab;
@@ -39,7 +27,7 @@ describeLab('a change that goes wrong never leaves the host half-changed', () =>
       expect(result.message).toMatch(/changed since diagnosis/);
       expect(result.message).toMatch(/Re-run/);
       expect(result.offerRerun).toBe(true);
-      expect(norm(await fl.serverRules())).toBe(norm(changed));
+      expect(normRules(await fl.serverRules())).toBe(normRules(changed));
     } finally {
       await fl.lab.exec('server', ['iptables-legacy', '-D', 'INPUT', '-p', 'tcp', '--dport', '2323', '-j', 'ACCEPT']);
     }
@@ -57,7 +45,7 @@ describeLab('a change that goes wrong never leaves the host half-changed', () =>
     expect(result.message).toMatch(/healed itself/);
     // 'by-deadman' is only returned when a NEW login saw the switch fired and the old hash back
     // before T + 5 s (the engine's own deadline), so this is the "healed within T + 5 s" check.
-    expect(norm(await fl.serverRules())).toBe(norm(original));
+    expect(normRules(await fl.serverRules())).toBe(normRules(original));
   }, 90_000);
 
   it('a worker SIGKILLed mid-apply leaves no half-applied state: the dead-man restores the backup', async () => {
@@ -77,11 +65,11 @@ describeLab('a change that goes wrong never leaves the host half-changed', () =>
     rmSync(script, { force: true });
     rmSync(input, { force: true });
     const mid = await fl.serverRules();
-    expect(norm(mid)).not.toBe(norm(original));
+    expect(normRules(mid)).not.toBe(normRules(original));
     const status = await fl.lab.exec('server', [helperPath, 'status', req.proposal.id]);
     expect(status.stdout.trim()).toBe('armed');
-    for (let i = 0; i < 40 && norm(await fl.serverRules()) !== norm(original); i++) await sleep(500);
-    expect(norm(await fl.serverRules())).toBe(norm(original));
+    for (let i = 0; i < 40 && normRules(await fl.serverRules()) !== normRules(original); i++) await sleep(500);
+    expect(normRules(await fl.serverRules())).toBe(normRules(original));
     expect((await fl.lab.exec('server', [helperPath, 'status', req.proposal.id])).stdout.trim()).toBe('fired');
   }, 90_000);
 });

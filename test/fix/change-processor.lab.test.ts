@@ -10,9 +10,7 @@ import type { ChangeJobData } from '../../src/queue/job-schemas.ts';
 import { ProposalStore, type Proposal } from '../../src/queue/proposal-store.ts';
 import { TriageStateStore } from '../../src/queue/triage-state-store.ts';
 import type { TriageReport } from '../../src/triage/report-types.ts';
-import { helperPath, startFixLab, type FixLab } from './fix-lab-helpers.ts';
-
-const norm = (t: string) => t.split('\n').filter((l) => !l.startsWith('#')).map((l) => l.replace(/\[\d+:\d+\]/g, '')).join('\n');
+import { helperPath, normRules, startFixLab, type FixLab } from './fix-lab-helpers.ts';
 
 describeLab('the change worker runs only approved, stored proposals (real Redis, BullMQ, lab host)', () => {
   const prefix = `wbfix${process.pid}${Date.now().toString(36)}`;
@@ -92,7 +90,7 @@ describeLab('the change worker runs only approved, stored proposals (real Redis,
     const late = await run(jobData(expired, ['UAPPROVER']));
     expect(late.status).toBe('refused');
     expect(late.code).toBe('why_blocked_proposal_expired');
-    expect(norm(await fl.serverRules())).toBe(norm(before));
+    expect(normRules(await fl.serverRules())).toBe(normRules(before));
     const ls = await fl.lab.exec('server', ['ls', '/var/lib/why-blocked/backups']);
     expect(ls.stdout).not.toContain(pending.id);
     expect(ls.stdout).not.toContain(expired.id);

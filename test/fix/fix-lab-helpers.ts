@@ -72,3 +72,15 @@ export function requestFrom(report: TriageReport, fix: { commands: string[]; rul
     approvedBy: ['U-approver'],
   };
 }
+
+/** iptables-save text without comments and counters, for comparing rules by content. */
+export const normRules = (t: string): string => t.split('\n').filter((l) => !l.startsWith('#')).map((l) => l.replace(/\[\d+:\d+\]/g, '')).join('\n');
+
+/** The running rules with SSH dropped outright, established sessions included: the bot is cut off. */
+export function lockoutRules(current: string): string {
+  const filter = current.slice(current.indexOf('*filter'));
+  const body = filter.slice(0, filter.indexOf('COMMIT')).split('\n').filter((l) => l.trim() !== '');
+  const chains = body.filter((l) => l.startsWith('*') || l.startsWith(':'));
+  const rules = body.filter((l) => l.startsWith('-A'));
+  return [...chains, '-A INPUT -p tcp -m tcp --dport 22 -j DROP', ...rules, 'COMMIT', ''].join('\n').replace(/\[\d+:\d+\]/g, '[0:0]');
+}

@@ -4,7 +4,7 @@ import type { LabScenario } from '../lab-scenario.ts';
  * Fedora's default ruleset, with the telnet ACCEPT appended after the catch-all REJECT: the rule
  * exists but never matches, and clients get "No route to host" instead of a refusal.
  */
-const fedoraRulesWithLateAccept = `*filter
+export const fedoraRulesWithLateAccept = `*filter
 :INPUT ACCEPT [0:0]
 :FORWARD ACCEPT [0:0]
 :OUTPUT ACCEPT [0:0]

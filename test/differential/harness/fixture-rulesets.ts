@@ -1,3 +1,4 @@
+import { fedoraRulesWithLateAccept } from '../../../src/lab/scenarios/seed-telnet.ts';
 import type { Backend, RulesetPart } from './kernel-oracle.ts';
 import type { ProbePacket } from './start-packet-sender.ts';
 import type { CtState } from './ruleset-model.ts';
@@ -30,19 +31,7 @@ const syn = (dport: number, extra: Partial<ProbePacket> = {}): ProbePacket => ({
 export const SEED_RULESET: FixtureRuleset = {
   name: 'seed (Fedora default + appended telnet ACCEPT)',
   backends: ['iptables-legacy', 'iptables-nft'],
-  text: `*filter
-:INPUT ACCEPT [0:0]
-:FORWARD ACCEPT [0:0]
-:OUTPUT ACCEPT [0:0]
--A INPUT -m state --state RELATED,ESTABLISHED -j ACCEPT
--A INPUT -p icmp -j ACCEPT
--A INPUT -i lo -j ACCEPT
--A INPUT -p tcp -m state --state NEW -m tcp --dport 22 -j ACCEPT
--A INPUT -j REJECT --reject-with icmp-host-prohibited
--A FORWARD -j REJECT --reject-with icmp-host-prohibited
--A INPUT -p tcp --dport 23 -j ACCEPT
-COMMIT
-`,
+  text: fedoraRulesWithLateAccept,
   probes: [
     { packet: syn(23), state: 'NEW', expect: { verdict: 'reject', chain: 'INPUT', nth: 5, rejectWith: 'icmp-host-prohibited' } },
     { packet: syn(22), state: 'NEW', expect: { verdict: 'accept', chain: 'INPUT', nth: 4 } },
