@@ -1,20 +1,14 @@
-import type { Chain, Hook, Match, Packet, RejectWith, Rule, Table, Target } from './model.ts';
+import type { Chain, Hook, Match, Packet, RejectWith, Rule, RuleRef, Table, Target } from './model.ts';
 import { chainIndex, type CompiledRuleset, type HookEntry } from './compile-ruleset.ts';
 import { describeMatchFailure, evaluateMatch, fieldValue, NO, UNKNOWN, YES, type MatchEnv, type MatchView, type Tri } from './match-packet.ts';
 import { candidateRules } from './rule-index.ts';
 import { icmpxReject } from './protocols.ts';
 import { formatIp } from './ip-address.ts';
 
-export interface TraceEntry {
+/** One visited rule (or policy): where it is, as a RuleRef, and what it did to the packet. */
+export interface TraceEntry extends RuleRef {
   hook: Hook;
   direction: 'request' | 'reply';
-  source: string;
-  table: string;
-  chain: string;
-  position?: number;
-  handle?: number;
-  rule?: string;
-  policy?: 'accept' | 'drop';
   matched: boolean | 'unknown';
   /** Why it did not match (first failing field), or why it could not be judged. */
   reason?: string;

@@ -71,7 +71,7 @@ export function generatePackets(ruleset: GenRuleset, count: number, seed: number
   const usablePorts = ports.filter((p) => p >= 1 && p <= 65535);
   const packets: GeneratedPacket[] = [];
   for (let i = 0; i < count; i++) {
-    let packet = v6 ? randomPacket6(rng, usableSources, usablePorts) : randomPacket(rng, usableSources, usablePorts);
+    let packet = randomPacket(rng, v6 ? 'ipv6' : 'ipv4', usableSources, usablePorts);
     const usablePairs = pairs.filter((p) => (v6 ? isSafeSource6 : isSafeSource)(p.src));
     if (usablePairs.length > 0 && (packet.proto === 'tcp' || packet.proto === 'udp') && rng.chance(0.4)) {
       const pair = rng.pick(usablePairs);
@@ -82,25 +82,16 @@ export function generatePackets(ruleset: GenRuleset, count: number, seed: number
   return packets;
 }
 
-function randomPacket(rng: Prng, sources: string[], ports: number[]): ProbePacket {
-  const src = sources.length > 0 && rng.chance(0.55) ? rng.pick(sources) : randomSource(rng);
-  const base = { src, dst: rng.pick(LOCAL_ADDRESSES), inIface: rng.pick(FW_INTERFACE_NAMES) };
-  const port = (fallback: () => number): number => (ports.length > 0 && rng.chance(0.6) ? rng.pick(ports) : fallback());
-  const roll = rng.next();
-  if (roll < 0.55) {
-    return { ...base, proto: 'tcp', sport: port(() => rng.int(1024, 65535)), dport: port(() => rng.pick(DPORT_POOL)), tcpFlags: weighted(rng, TCP_FLAG_SETS) };
-  }
-  if (roll < 0.77) return { ...base, proto: 'udp', sport: port(() => rng.int(1024, 65535)), dport: port(() => rng.pick(DPORT_POOL)) };
-  if (roll < 0.92) {
-    const kind = weighted(rng, ICMP_KINDS);
-    return { ...base, proto: 'icmp', icmpType: kind.type, icmpCode: kind.code };
-  }
-  return { ...base, proto: 47 };
-}
+/** What differs between the IPv4 and IPv6 packet draws; the draws themselves (and their order) are shared. */
+const FAMILY_DRAWS = {
+  ipv4: { randomSource, locals: LOCAL_ADDRESSES, icmpProto: 'icmp', icmpKinds: ICMP_KINDS },
+  ipv6: { randomSource: randomSource6, locals: LOCAL_ADDRESSES6, icmpProto: 'icmpv6', icmpKinds: ICMP6_KINDS },
+} as const;
 
-function randomPacket6(rng: Prng, sources: string[], ports: number[]): ProbePacket {
-  const src = sources.length > 0 && rng.chance(0.55) ? rng.pick(sources) : randomSource6(rng);
-  const base = { src, dst: rng.pick(LOCAL_ADDRESSES6), inIface: rng.pick(FW_INTERFACE_NAMES) };
+function randomPacket(rng: Prng, family: 'ipv4' | 'ipv6', sources: string[], ports: number[]): ProbePacket {
+  const f = FAMILY_DRAWS[family];
+  const src = sources.length > 0 && rng.chance(0.55) ? rng.pick(sources) : f.randomSource(rng);
+  const base = { src, dst: rng.pick(f.locals), inIface: rng.pick(FW_INTERFACE_NAMES) };
   const port = (fallback: () => number): number => (ports.length > 0 && rng.chance(0.6) ? rng.pick(ports) : fallback());
   const roll = rng.next();
   if (roll < 0.55) {
@@ -108,8 +99,8 @@ function randomPacket6(rng: Prng, sources: string[], ports: number[]): ProbePack
   }
   if (roll < 0.77) return { ...base, proto: 'udp', sport: port(() => rng.int(1024, 65535)), dport: port(() => rng.pick(DPORT_POOL)) };
   if (roll < 0.92) {
-    const kind = weighted(rng, ICMP6_KINDS);
-    return { ...base, proto: 'icmpv6', icmpType: kind.type, icmpCode: kind.code };
+    const kind = weighted(rng, f.icmpKinds);
+    return { ...base, proto: f.icmpProto, icmpType: kind.type, icmpCode: kind.code };
   }
   return { ...base, proto: 47 };
 }
