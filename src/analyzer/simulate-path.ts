@@ -165,9 +165,6 @@ function scanForConntrack(ruleset: Ruleset, family: Family): boolean {
   for (const table of ruleset.tables) {
     if (table.family !== family && table.family !== 'inet') continue;
     for (const chain of table.chains.values()) {
-      // A nat chain that filters (iptables-restore refuses DROP in nat; nft allows it) is taken as a
-      // sign that conntrack runs anyway: the kernel would bypass it otherwise, which is never intended.
-      if (chain.base?.type === 'nat' && chain.rules.some((r) => r.target.kind === 'drop' || r.target.kind === 'reject')) return true;
       for (const rule of chain.rules) {
         if (rule.matches.some(matchNeedsConntrack) || targetNeedsConntrack(rule.target) || (rule.actions ?? []).some(targetNeedsConntrack)) return true;
         if (CONNTRACK_TEXT.test(rule.text)) return true;

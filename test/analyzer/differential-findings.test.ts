@@ -42,6 +42,18 @@ describe('nat chains need conntrack (regressions/iptables-legacy-seedfixture-tcp
     expect(explain('ip6', true)).toEqual(['filter in']);
     expect(explain('inet', true)).toEqual(['nat pre', 'filter in', 'other in']);
   });
+
+  it('nft: a nat chain that drops is bypassed too while nothing uses conntrack (regressions/nft-nat-drop-without-conntrack-tcp-22.json)', () => {
+    const doc = (withCt: boolean): string => JSON.stringify({ nftables: [
+      { table: { family: 'ip', name: 'nat', handle: 1 } },
+      { chain: { family: 'ip', table: 'nat', name: 'pre', handle: 1, type: 'nat', hook: 'prerouting', prio: -100, policy: 'accept' } },
+      { rule: { family: 'ip', table: 'nat', chain: 'pre', handle: 2, expr: [{ match: { op: '==', left: { payload: { protocol: 'tcp', field: 'dport' } }, right: 22 } }, { drop: null }] } },
+      ...(withCt ? [{ rule: { family: 'ip', table: 'nat', chain: 'pre', handle: 3, expr: [{ match: { op: 'in', left: { ct: { key: 'state' } }, right: 'invalid' } }, { accept: null }] } }] : []),
+    ] });
+    const explain = (withCt: boolean): string => explainPacket(parseRuleset(doc(withCt), { format: 'nft-json', source: 'nft' }), syn, ctx).verdict;
+    expect(explain(false)).toBe('accept');
+    expect(explain(true)).toBe('drop');
+  });
 });
 
 describe('the answer to an untracked request (regressions/iptables-legacy-seedfixture-tcp-80.json)', () => {

@@ -133,8 +133,9 @@ describe('marks, conntrack and NAT', () => {
 
   it('nat is consulted only for NEW connections', () => {
     const text = [
+      '*filter', ':INPUT ACCEPT [0:0]', ':FORWARD ACCEPT [0:0]', ':OUTPUT ACCEPT [0:0]', '-A INPUT -p tcp -m tcp --dport 2 -j DROP', 'COMMIT',
       '*nat', ':PREROUTING ACCEPT [0:0]', ':INPUT ACCEPT [0:0]', ':OUTPUT ACCEPT [0:0]', ':POSTROUTING ACCEPT [0:0]',
-      '-A PREROUTING -j DROP', 'COMMIT', '',
+      '-A PREROUTING -p tcp -m tcp --dport 1 -j REDIRECT --to-ports 2', 'COMMIT', '',
     ].join('\n');
     expect(explainPacket(parseRuleset(text), tcp(1)).verdict).toBe('drop');
     expect(explainPacket(parseRuleset(text), tcp(1, { state: 'ESTABLISHED' })).verdict).toBe('accept');
