@@ -157,6 +157,11 @@ export function evaluateMatch(m: Match, view: MatchView, env: MatchEnv): Tri {
       if (pkt.direction === 'reply') { known.add('SEEN_REPLY'); known.add('CONFIRMED'); }
       else if (pkt.ctState !== 'NEW') return UNKNOWN;
       for (const s of pkt.ctStatus) known.add(s.toUpperCase());
+      if (m.exact === true) {
+        // The word also holds bits nobody can see offline (the *_NAT_DONE pair), so equality is only
+        // decidable when the value names a bit the packet's connection cannot have.
+        return impossibleStatusWord(m.statuses, pkt.direction === 'original' ? known : undefined) ? xor(false, m.invert) : UNKNOWN;
+      }
       if (m.statuses.includes('ASSURED') && pkt.direction === 'reply') return UNKNOWN;
       return xor(m.statuses.some((s) => known.has(s)), m.invert);
     }
@@ -295,4 +300,17 @@ export function tcpFlagsText(flags: number): string {
   const names = ['FIN', 'SYN', 'RST', 'PSH', 'ACK', 'URG', 'ECE', 'CWR'];
   const on = names.filter((_, i) => (flags & (1 << i)) !== 0);
   return on.length === 0 ? 'NONE' : on.join(',');
+}
+
+/**
+ * Whether a status word can never equal exactly `statuses`: nf_nat_setup_info sets SNAT/DNAT together
+ * with SNAT_DONE/DNAT_DONE, so a value with one and not the other is never equal; and for the first
+ * packet of a connection (`firstPacket`: the bits it is known to have) CONFIRMED, SEEN_REPLY, ASSURED
+ * and a NAT bit it did not get are still clear.
+ */
+function impossibleStatusWord(statuses: string[], firstPacket: Set<string> | undefined): boolean {
+  const has = (s: string): boolean => statuses.includes(s);
+  if ((has('SNAT') && !has('SNAT_DONE')) || (has('DNAT') && !has('DNAT_DONE'))) return true;
+  if (firstPacket === undefined) return false;
+  return statuses.some((s) => ['CONFIRMED', 'SEEN_REPLY', 'ASSURED'].includes(s) || ((s === 'SNAT' || s === 'DNAT') && !firstPacket.has(s)));
 }

@@ -45,9 +45,32 @@ const NFT_LOOKUPS: Record<string, RegExp> = {
   anonymousAddressSet: /"field":"[sd]addr"\}\},"right":\{"set"/,
   namedSet: /"right":"@set\d/,
   concatenation: /\{"concat":\[\{"payload"/,
-  vmap: /"vmap":/,
+  vmap: /"vmap":\{"key":[^\n]*?"data":"@/,
   fibType: /\{"fib":\{"result":"type"/,
+  anonymousVmap: /"vmap":\{"key":[^\n]*?"data":\{"set"/,
+  sharedNamedSet: /"right":"@shared1"/,
+  intervalConcatenation: /"right":"@iconcat1"/,
+  nfproto: /"meta":\{"key":"(?:nfproto|protocol)"\}/,
+  ctStatus: /"ct":\{"key":"status"\}/,
 };
+
+/**
+ * Features that count when they decided a packet in a user chain, or (anonymous vmap holding both
+ * accept and drop) when the observer chain had to tell the two apart; `continue` when a matched
+ * `continue` rule let the packet go on to its decision (analyzer trace, whose answer agreed).
+ */
+function extraCoverage(o: CaseOutcome): string[] {
+  const found: string[] = [];
+  for (const p of o.kernelRaw?.path ?? []) {
+    const rule = p.rule ?? '';
+    if (p.decidedBy.chain !== p.chain && /"set"|"@|"vmap"/.test(rule)) found.push('userChainLookup');
+    if (NFT_LOOKUPS.anonymousVmap?.test(rule) === true && rule.includes('{"accept":null}') && rule.includes('{"drop":null}')) found.push('anonymousVmapAcceptOrDrop');
+  }
+  const trace = (o.analyzer.raw as { trace?: Array<{ rule?: string; matched?: unknown }> } | undefined)?.trace ?? [];
+  if (trace.some((e) => e.matched === true && /\bcontinue\b/.test(e.rule ?? ''))) found.push('continueVerdict');
+  return found;
+}
+const EXTRA_COVERAGE = ['userChainLookup', 'anonymousVmapAcceptOrDrop', 'continueVerdict'];
 
 /** `mixed`: legacy iptables and native nft loaded at once (nft shifted by +5 so no two base chains tie). */
 interface Failure { label: string; outcome: CaseOutcome; backend: Backend | 'mixed'; seed: number; family: 'ip' | 'inet' }
@@ -104,6 +127,7 @@ describeLab('analyzer agrees with the kernel (differential)', () => {
         const deciding = (o.kernelRaw?.path ?? []).map((p) => p.rule ?? '').join('\n');
         for (const [name, pattern] of Object.entries(NFT_LOOKUPS)) if (pattern.test(deciding)) coverage[name] = (coverage[name] ?? 0) + 1;
         if (o.analyzer.alternatives.length > 0 && JSON.stringify(o.analyzer.raw).includes('fib needs the routing table')) coverage.fibUnjudgeable = (coverage.fibUnjudgeable ?? 0) + 1;
+        if (o.agree) for (const name of extraCoverage(o)) coverage[name] = (coverage[name] ?? 0) + 1;
       }
     };
     const reproduce = ipFamily === 'ipv6' ? 'WHY_BLOCKED_DIFF_SEED6=%s WHY_BLOCKED_DIFF_CASES6=1' : 'WHY_BLOCKED_DIFF_SEED=%s WHY_BLOCKED_DIFF_CASES=1';
@@ -182,7 +206,8 @@ describeLab('analyzer agrees with the kernel (differential)', () => {
     if (process.env.WHY_BLOCKED_DIFF_DEBUG === '1') console.log(ipFamily, coverage);
     // nft sets, verdict maps and fib (IPv4 only for fib): each must have decided some packet.
     if (cases >= 6 && backends.includes('nft')) {
-      const wanted = Object.keys(NFT_LOOKUPS).filter((k) => ipFamily === 'ipv4' || k !== 'fibType');
+      // ct status dnat needs DNAT, which only IPv4 rulesets generate; nfproto and the rest exist in both.
+      const wanted = [...Object.keys(NFT_LOOKUPS), ...EXTRA_COVERAGE].filter((k) => ipFamily === 'ipv4' || (k !== 'fibType' && k !== 'ctStatus'));
       if (ipFamily === 'ipv4') wanted.push('fibUnjudgeable');
       expect(wanted.filter((k) => (coverage[k] ?? 0) === 0)).toEqual([]);
     }
