@@ -434,7 +434,7 @@ function hostChains(filter: GenTable): GenChain[] {
  */
 function addAnonymousVmaps(rng: Prng, tables: GenTable[]): void {
   const found = filterOf(tables);
-  if (found === undefined || !rng.chance(0.6)) return;
+  if (found === undefined || !rng.chance(0.7)) return;
   const { filter } = found;
   const hosts = hostChains(filter);
   const count = rng.int(1, 2);
@@ -447,11 +447,14 @@ function addAnonymousVmaps(rng: Prng, tables: GenTable[]): void {
       const roll = rng.next();
       return { key: k, verdict: roll < 0.4 ? 'accept' as const : roll < 0.75 ? 'drop' as const : { jump: target } };
     });
+    // Both terminal verdicts in one map, so that the observer chain has to tell them apart.
+    if (entries.length >= 2 && !entries.some((e) => e.verdict === 'accept')) (entries[0] as typeof entries[number]).verdict = 'accept';
+    if (entries.length >= 2 && !entries.some((e) => e.verdict === 'drop')) (entries[entries.length - 1] as typeof entries[number]).verdict = 'drop';
     if (entries.some((e) => typeof e.verdict !== 'string')) {
       filter.chains.push({ name: target, vmapTarget: true, rules: buildRules(rng, 'nft', rng.int(1, 3), [], false) });
     }
     const match: GenMatch = key !== 'saddr' && rng.chance(0.5) ? { proto: { name: l4, neg: false } } : {};
-    const host = rng.pick(hosts);
+    const host = rng.chance(0.6) ? found.input : rng.pick(hosts);
     host.rules.splice(rng.int(0, Math.min(2, host.rules.length)), 0, { match, target: { kind: 'avmap', key, l4, entries } });
   }
 }
@@ -472,30 +475,30 @@ function vmapPorts(rng: Prng): string[] {
  */
 function addUserChainLookups(rng: Prng, tables: GenTable[]): void {
   const found = filterOf(tables);
-  if (found === undefined) return;
+  if (found === undefined || !rng.chance(0.7)) return;
   const { filter, input } = found;
-  const users = hostChains(filter).filter((c) => c !== input && c.hook === undefined);
-  if (rng.chance(0.6)) {
+  // A user chain INPUT always calls, so that its lookups are reached often enough to decide.
+  const lookups: GenChain = { name: 'lookups', rules: buildRules(rng, 'nft', rng.int(0, 2), [], false) };
+  filter.chains.push(lookups);
+  input.rules.splice(rng.int(0, Math.min(2, input.rules.length)), 0, { match: {}, target: { kind: rng.chance(0.7) ? 'jump' : 'goto', chain: 'lookups' } });
+  const addTo = (chain: GenChain, rule: GenRule): void => { chain.rules.splice(rng.int(0, Math.min(1, chain.rules.length)), 0, rule); };
+  if (rng.chance(0.7)) {
     const key = rng.pick(['saddr', 'dport'] as const);
     const l4 = rng.pick(['tcp', 'udp'] as const);
     const elements = setElements(rng, key, true);
     (filter.sets ??= []).push({ name: 'shared1', key, interval: true, elements });
-    const users2 = [input, ...users];
-    const uses = rng.int(2, 3);
-    for (let i = 0; i < uses; i++) {
-      const host = rng.pick(users2);
+    // Used from INPUT and from user chains: the elements belong to the table, every user sees the same.
+    for (const host of [input, lookups, ...(rng.chance(0.5) ? [lookups] : [])]) {
       const match: GenMatch = { nftSet: { key, elements, neg: rng.chance(0.25), named: 'shared1', ...(key === 'dport' ? { l4 } : {}) } };
       if (key === 'dport' && rng.chance(0.5)) match.proto = { name: l4, neg: false };
-      host.rules.splice(rng.int(0, Math.min(2, host.rules.length)), 0, { match, target: filterTarget(rng, match, [], host === input) });
+      addTo(host, { match, target: filterTarget(rng, match, [], host === input) });
     }
   }
-  if (users.length === 0) return;
   if (rng.chance(0.5)) {
     const key = rng.pick(['saddr', 'daddr', 'dport'] as const);
     const l4 = rng.pick(['tcp', 'udp'] as const);
     const match: GenMatch = { nftSet: { key, elements: setElements(rng, key, false), neg: rng.chance(0.25), ...(key === 'dport' ? { l4 } : {}) } };
-    const host = rng.pick(users);
-    host.rules.splice(rng.int(0, Math.min(1, host.rules.length)), 0, { match, target: filterTarget(rng, match, [], false) });
+    addTo(lookups, { match, target: filterTarget(rng, match, [], false) });
   }
   if (rng.chance(0.5)) {
     // A named vmap with per-element counters inside a user chain.
@@ -508,8 +511,7 @@ function addUserChainLookups(rng: Prng, tables: GenTable[]): void {
     });
     (filter.vmaps ??= []).push({ name: 'vmap2', entries });
     const l4 = rng.pick(['tcp', 'tcp', 'udp'] as const);
-    const host = rng.pick(users);
-    host.rules.splice(rng.int(0, Math.min(1, host.rules.length)), 0, { match: rng.chance(0.5) ? { proto: { name: l4, neg: false } } : {}, target: { kind: 'vmap', l4, map: 'vmap2' } });
+    addTo(lookups, { match: rng.chance(0.5) ? { proto: { name: l4, neg: false } } : {}, target: { kind: 'vmap', l4, map: 'vmap2' } });
   }
 }
 
