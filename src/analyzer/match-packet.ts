@@ -169,8 +169,12 @@ export function evaluateMatch(m: Match, view: MatchView, env: MatchEnv): Tri {
       if (!view.ctAttached || pkt.ctState === 'INVALID' || pkt.ctState === 'UNTRACKED') return NO;
       return xor(pkt.direction === m.dir, m.invert);
     case 'addrType': {
-      if (m.limitIface || (m.fib === true && pkt.family !== 'ipv4')) return UNKNOWN;
-      const t = addrTypeOf(pkt, m.field === 'src' ? pkt.src : pkt.dst, env);
+      if (m.limitIface) return UNKNOWN;
+      const v = m.field === 'src' ? pkt.src : pkt.dst;
+      // IPv6 fib type is a route lookup (nft_fib6_eval_type): the host's own addresses hit their local
+      // routes (table local, consulted first) and are LOCAL; any other address needs the routes.
+      if (m.fib === true && pkt.family !== 'ipv4' && !isOwnIpv6(v, env)) return UNKNOWN;
+      const t = addrTypeOf(pkt, v, env);
       return xor(m.types.includes(t), m.invert);
     }
     case 'icmp': {
@@ -268,7 +272,7 @@ export function describeMatchFailure(m: Match, view: MatchView, env: MatchEnv): 
       return `${m.text} does not match direction ${pkt.direction.toUpperCase()}`;
     case 'addrType': {
       const v = m.field === 'src' ? pkt.src : pkt.dst;
-      if (m.fib === true && pkt.family !== 'ipv4') return `${m.text}: IPv6 fib type follows routes, which the dump does not hold`;
+      if (m.fib === true && pkt.family !== 'ipv4' && !isOwnIpv6(v, env)) return `${m.text}: fib needs the routing table for an IPv6 address that is not the host's own, which a ruleset dump does not contain`;
       return `${m.text}: ${ip(v)} is of type ${addrTypeOf(pkt, v, env)}`;
     }
     case 'icmp':
@@ -313,4 +317,8 @@ function impossibleStatusWord(statuses: string[], firstPacket: Set<string> | und
   if ((has('SNAT') && !has('SNAT_DONE')) || (has('DNAT') && !has('DNAT_DONE'))) return true;
   if (firstPacket === undefined) return false;
   return statuses.some((s) => ['CONFIRMED', 'SEEN_REPLY', 'ASSURED'].includes(s) || ((s === 'SNAT' || s === 'DNAT') && !firstPacket.has(s)));
+}
+
+function isOwnIpv6(v: bigint, env: MatchEnv): boolean {
+  return env.local.ipv6.has(v) || v === 1n;
 }

@@ -33,6 +33,7 @@ export function generateRuleset(seed: number, dialect: 'iptables' | 'nft', famil
     addIntervalConcatenation(createPrng(seed ^ 0x69636174), tables);
     addMetaAndCtStatus(createPrng(seed ^ 0x6d637374), tables, family);
     addContinue(createPrng(seed ^ 0x636f6e74), tables);
+    if (family === 'ipv6') addFib6(createPrng(seed ^ 0x66696236), tables);
   }
   return family === 'ipv6' ? { seed, dialect, family, tables } : { seed, dialect, tables };
 }
@@ -566,4 +567,19 @@ function addContinue(rng: Prng, tables: GenTable[]): void {
   const match = randomMatch(rng, 'nft', { allowState: true, allowMark: false });
   match.comment = 'diff-continue';
   host.rules.splice(rng.int(0, host.rules.length), 0, { match, target: { kind: 'CONTINUE' } });
+}
+
+/**
+ * IPv6 `fib daddr|saddr type`: a route lookup. The destination of a delivered packet is one of the
+ * host's addresses (LOCAL, judgeable); a spoofed source's type follows the routes (unjudgeable: only
+ * where nothing else unjudgeable is planted, so that exactly two outcomes are on offer).
+ */
+function addFib6(rng: Prng, tables: GenTable[]): void {
+  const found = filterOf(tables);
+  if (found === undefined || !rng.chance(0.6)) return;
+  const planted = tables.some((t) => t.chains.some((c) => c.rules.some((r) => r.match.stateful !== undefined)));
+  const field = !planted && rng.chance(0.35) ? 'saddr' as const : 'daddr' as const;
+  const types = rng.some(['local', 'unicast', 'multicast', 'anycast'], 2);
+  const match: GenMatch = { fibType: { field, types, neg: rng.chance(0.3) } };
+  found.input.rules.splice(rng.int(0, Math.min(3, found.input.rules.length)), 0, { match, target: filterTarget(rng, match, [], true) });
 }
