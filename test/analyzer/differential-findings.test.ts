@@ -110,7 +110,7 @@ describe('nft ct status: bit tests, and whole-word compares judged only when the
     { rule: { family: 'ip', table: 'f', chain: 'in', handle: 3, expr: [{ match: { op, left: { ct: { key: 'status' } }, right } }, { drop: null }] } },
   ] });
   const host = { localAddresses: ['10.99.0.2', '10.99.0.3'], interfaces: [{ name: 'eth0', addresses: ['10.99.0.2/32', '10.99.0.3/32'] }] };
-  const explain = (op: string, right: unknown, nat: boolean, packet = syn): ReturnType<typeof explainPacket> =>
+  const explain = (op: string, right: unknown, nat: boolean, packet: Parameters<typeof explainPacket>[1] = syn): ReturnType<typeof explainPacket> =>
     explainPacket(parseRuleset(doc(op, right, nat), { format: 'nft-json', source: 'nft' }), packet, host);
 
   it.each([

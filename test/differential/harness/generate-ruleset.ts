@@ -549,8 +549,11 @@ function addMetaAndCtStatus(rng: Prng, tables: GenTable[], family: Family): void
   if (found === undefined) return;
   const { input } = found;
   if (rng.chance(0.4)) {
-    const match: GenMatch = { nfproto: { value: rng.chance(0.7) ? family : family === 'ipv4' ? 'ipv6' : 'ipv4', neg: rng.chance(0.3) } };
-    input.rules.splice(rng.int(0, Math.min(2, input.rules.length)), 0, { match, target: filterTarget(rng, match, [], true) });
+    const value = rng.chance(0.7) ? family : family === 'ipv4' ? 'ipv6' : 'ipv4';
+    const match: GenMatch = { nfproto: { value, neg: rng.chance(0.3) } };
+    // nft refuses a reject of this family after a match on the other one ("conflicting protocols").
+    const target: GenTarget = value === family ? filterTarget(rng, match, [], true) : { kind: rng.pick(['ACCEPT', 'DROP'] as const) };
+    input.rules.splice(rng.int(0, Math.min(2, input.rules.length)), 0, { match, target });
   }
   if (rng.chance(0.5)) {
     const status = rng.pick(['dnat', 'dnat', 'snat', 'confirmed', 'seen-reply']);
