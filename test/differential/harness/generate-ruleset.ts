@@ -551,6 +551,8 @@ function addMetaAndCtStatus(rng: Prng, tables: GenTable[], family: Family): void
   if (rng.chance(0.4)) {
     const value = rng.chance(0.7) ? family : family === 'ipv4' ? 'ipv6' : 'ipv4';
     const match: GenMatch = { nfproto: { value, neg: rng.chance(0.3) } };
+    // Alone, `meta nfproto <own family>` matches every packet and would end INPUT for all of them.
+    if (rng.chance(0.7)) match.src = { cidr: randomCidr(rng, pickSourceBase(rng)), neg: false };
     // nft refuses a reject of this family after a match on the other one ("conflicting protocols").
     const target: GenTarget = value === family ? filterTarget(rng, match, [], true) : { kind: rng.pick(['ACCEPT', 'DROP'] as const) };
     input.rules.splice(rng.int(0, Math.min(2, input.rules.length)), 0, { match, target });
@@ -569,7 +571,8 @@ function addContinue(rng: Prng, tables: GenTable[]): void {
   const host = rng.pick(hostChains(found.filter));
   const match = randomMatch(rng, 'nft', { allowState: true, allowMark: false });
   match.comment = 'diff-continue';
-  host.rules.splice(rng.int(0, host.rules.length), 0, { match, target: { kind: 'CONTINUE' } });
+  // Near the top, so that packets pass it before most decisions.
+  host.rules.splice(rng.int(0, Math.min(2, host.rules.length)), 0, { match, target: { kind: 'CONTINUE' } });
 }
 
 /**
