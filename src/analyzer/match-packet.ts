@@ -157,6 +157,11 @@ export function evaluateMatch(m: Match, view: MatchView, env: MatchEnv): Tri {
       if (pkt.direction === 'reply') { known.add('SEEN_REPLY'); known.add('CONFIRMED'); }
       else if (pkt.ctState !== 'NEW') return UNKNOWN;
       for (const s of pkt.ctStatus) known.add(s.toUpperCase());
+      if (m.exact === true) {
+        // The word also holds bits nobody can see offline (the *_NAT_DONE pair), so equality is only
+        // decidable when the value names a bit the packet's connection cannot have.
+        return impossibleStatusWord(m.statuses, pkt.direction === 'original' ? known : undefined) ? xor(false, m.invert) : UNKNOWN;
+      }
       if (m.statuses.includes('ASSURED') && pkt.direction === 'reply') return UNKNOWN;
       return xor(m.statuses.some((s) => known.has(s)), m.invert);
     }
@@ -164,8 +169,12 @@ export function evaluateMatch(m: Match, view: MatchView, env: MatchEnv): Tri {
       if (!view.ctAttached || pkt.ctState === 'INVALID' || pkt.ctState === 'UNTRACKED') return NO;
       return xor(pkt.direction === m.dir, m.invert);
     case 'addrType': {
-      if (m.limitIface || (m.fib === true && pkt.family !== 'ipv4')) return UNKNOWN;
-      const t = addrTypeOf(pkt, m.field === 'src' ? pkt.src : pkt.dst, env);
+      if (m.limitIface) return UNKNOWN;
+      const v = m.field === 'src' ? pkt.src : pkt.dst;
+      // IPv6 fib type is a route lookup (nft_fib6_eval_type): the host's own addresses hit their local
+      // routes (table local, consulted first) and are LOCAL; any other address needs the routes.
+      if (m.fib === true && pkt.family !== 'ipv4' && !isOwnIpv6(v, env)) return UNKNOWN;
+      const t = addrTypeOf(pkt, v, env);
       return xor(m.types.includes(t), m.invert);
     }
     case 'icmp': {
@@ -263,7 +272,7 @@ export function describeMatchFailure(m: Match, view: MatchView, env: MatchEnv): 
       return `${m.text} does not match direction ${pkt.direction.toUpperCase()}`;
     case 'addrType': {
       const v = m.field === 'src' ? pkt.src : pkt.dst;
-      if (m.fib === true && pkt.family !== 'ipv4') return `${m.text}: IPv6 fib type follows routes, which the dump does not hold`;
+      if (m.fib === true && pkt.family !== 'ipv4' && !isOwnIpv6(v, env)) return `${m.text}: fib needs the routing table for an IPv6 address that is not the host's own, which a ruleset dump does not contain`;
       return `${m.text}: ${ip(v)} is of type ${addrTypeOf(pkt, v, env)}`;
     }
     case 'icmp':
@@ -295,4 +304,21 @@ export function tcpFlagsText(flags: number): string {
   const names = ['FIN', 'SYN', 'RST', 'PSH', 'ACK', 'URG', 'ECE', 'CWR'];
   const on = names.filter((_, i) => (flags & (1 << i)) !== 0);
   return on.length === 0 ? 'NONE' : on.join(',');
+}
+
+/**
+ * Whether a status word can never equal exactly `statuses`: nf_nat_setup_info sets SNAT/DNAT together
+ * with SNAT_DONE/DNAT_DONE, so a value with one and not the other is never equal; and for the first
+ * packet of a connection (`firstPacket`: the bits it is known to have) CONFIRMED, SEEN_REPLY, ASSURED
+ * and a NAT bit it did not get are still clear.
+ */
+function impossibleStatusWord(statuses: string[], firstPacket: Set<string> | undefined): boolean {
+  const has = (s: string): boolean => statuses.includes(s);
+  if ((has('SNAT') && !has('SNAT_DONE')) || (has('DNAT') && !has('DNAT_DONE'))) return true;
+  if (firstPacket === undefined) return false;
+  return statuses.some((s) => ['CONFIRMED', 'SEEN_REPLY', 'ASSURED'].includes(s) || ((s === 'SNAT' || s === 'DNAT') && !firstPacket.has(s)));
+}
+
+function isOwnIpv6(v: bigint, env: MatchEnv): boolean {
+  return env.local.ipv6.has(v) || v === 1n;
 }

@@ -76,7 +76,8 @@ export type Match =
   | (MatchBase & { kind: 'tcpFlags'; mask: number; comp: number })
   /** Any of `states`; with `exact`, the state word must equal their union (nft `==`/`!=` with `a|b`). */
   | (MatchBase & { kind: 'ctState'; states: CtStateName[]; exact?: boolean })
-  | (MatchBase & { kind: 'ctStatus'; statuses: string[] })
+  /** Any of `statuses`; with `exact`, the whole status word must equal their union (nft `==`/`!=`, a `cmp`). */
+  | (MatchBase & { kind: 'ctStatus'; statuses: string[]; exact?: boolean })
   | (MatchBase & { kind: 'ctDir'; dir: 'original' | 'reply' })
   /** `fib`: nft `fib saddr|daddr type`, the same lookup as addrtype for IPv4 (IPv6 fib consults routes: unknown). */
   | (MatchBase & { kind: 'addrType'; field: 'src' | 'dst'; types: string[]; limitIface: boolean; fib?: boolean })

@@ -94,10 +94,51 @@ describe('nft fib type is addrtype over the host addresses (IPv4); other fib key
     expect([result.verdict, result.unknowns.length]).toEqual([verdict, 0]);
   });
 
-  it('IPv6 fib type and a reverse-path check (saddr . iif oif) need routes: unknown, both outcomes offered', () => {
+  it.each([
+    ['daddr type local: our own address hits its local route', 'daddr', '==', 'local', 'drop'],
+    ['daddr type != local', 'daddr', '!=', 'local', 'accept'],
+    ['daddr type { unicast, multicast }', 'daddr', '==', { set: ['unicast', 'multicast'] }, 'accept'],
+  ])('IPv6 %s', (_name, flag, op, right, verdict) => {
+    const result = explain(fibType(flag), op, right, { ...syn, src: '2001:db8:5::7', dst: '2001:db8:99::2' });
+    expect([result.verdict, result.unknowns.length]).toEqual([verdict, 0]);
+  });
+
+  it('IPv6 fib type of a foreign address and a reverse-path check (saddr . iif oif) need routes: unknown, both outcomes offered', () => {
     const v6 = { ...syn, src: '2001:db8:5::7', dst: '2001:db8:99::2' };
-    expect(explain(fibType('daddr'), '==', 'local', v6).unknowns).toHaveLength(1);
+    expect(explain(fibType('saddr'), '==', 'unicast', v6).unknowns).toHaveLength(1);
     const rpf = explain({ fib: { result: 'oif', flags: ['saddr', 'iif'] } }, '==', false);
     expect(rpf.unknowns.map((u) => [u.ifMatches?.verdict, u.ifNotMatches?.verdict])).toEqual([['drop', 'accept']]);
+  });
+});
+
+describe('nft ct status: bit tests, and whole-word compares judged only when the word cannot be equal', () => {
+  const doc = (op: string, right: unknown, nat: boolean): string => JSON.stringify({ nftables: [
+    { table: { family: 'ip', name: 'f', handle: 1 } },
+    ...(nat ? [
+      { chain: { family: 'ip', table: 'f', name: 'pre', handle: 1, type: 'nat', hook: 'prerouting', prio: -100, policy: 'accept' } },
+      { rule: { family: 'ip', table: 'f', chain: 'pre', handle: 5, expr: [{ dnat: { addr: '10.99.0.3' } }] } },
+    ] : []),
+    { chain: { family: 'ip', table: 'f', name: 'in', handle: 2, type: 'filter', hook: 'input', prio: 0, policy: 'accept' } },
+    { rule: { family: 'ip', table: 'f', chain: 'in', handle: 3, expr: [{ match: { op, left: { ct: { key: 'status' } }, right } }, { drop: null }] } },
+  ] });
+  const host = { localAddresses: ['10.99.0.2', '10.99.0.3'], interfaces: [{ name: 'eth0', addresses: ['10.99.0.2/32', '10.99.0.3/32'] }] };
+  const explain = (op: string, right: unknown, nat: boolean, packet: Parameters<typeof explainPacket>[1] = syn): ReturnType<typeof explainPacket> =>
+    explainPacket(parseRuleset(doc(op, right, nat), { format: 'nft-json', source: 'nft' }), packet, host);
+
+  it.each([
+    ['`ct status dnat` after a DNAT', 'in', 'dnat', true, 'drop', 0],
+    ['`ct status dnat` without one', 'in', 'dnat', false, 'accept', 0],
+    ['`ct status != snat`: SNAT never comes without SNAT_DONE', '!=', 'snat', false, 'drop', 0],
+    ['`ct status == dnat` even after a DNAT (DNAT_DONE is set too)', '==', 'dnat', true, 'accept', 0],
+    ['`ct status != confirmed`: a first packet is not confirmed in INPUT', '!=', 'confirmed', false, 'drop', 0],
+    ['`ct status == dnat|dnat-done`: depends on which nat hooks ran', '==', { '|': ['dnat', 'dnat-done'] }, true, 'unknown', 1],
+  ])('%s', (_name, op, right, nat, verdict, unknowns) => {
+    const result = explain(op, right, nat);
+    expect([result.verdict, result.unknowns.length]).toEqual([verdict, unknowns]);
+  });
+
+  it('an invalid packet has no conntrack: every ct status match fails', () => {
+    const result = explain('!=', 'snat', false, { ...syn, state: 'INVALID' });
+    expect([result.verdict, result.unknowns.length]).toEqual(['accept', 0]);
   });
 });

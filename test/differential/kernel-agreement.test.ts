@@ -22,6 +22,9 @@ import { runDifferentialCase, runDifferentialParts, type CaseOutcome } from './h
  * analyzer offers. Native nft rulesets also get anonymous and named sets (addresses, ports, an
  * address . port concatenation, negated too), a named verdict map with per-element counters,
  * `fib … type` and a `fib saddr . iif oif missing` reverse-path check (unjudgeable, like limit);
+ * anonymous verdict maps (miss/jump counters and an observer chain tell the element's verdict),
+ * lookups in user chains and a named set shared by several rules, interval `addr . port`
+ * concatenations, `meta nfproto`, `ct status`, `continue` and IPv6 `fib … type`;
  * each must decide some packet per run.
  *
  *   WHY_BLOCKED_DIFF_CASES   generated rulesets per backend (default 24: about 2-3 min on 2 cores)
@@ -45,9 +48,32 @@ const NFT_LOOKUPS: Record<string, RegExp> = {
   anonymousAddressSet: /"field":"[sd]addr"\}\},"right":\{"set"/,
   namedSet: /"right":"@set\d/,
   concatenation: /\{"concat":\[\{"payload"/,
-  vmap: /"vmap":/,
+  vmap: /"vmap":\{"key":[^\n]*?"data":"@/,
   fibType: /\{"fib":\{"result":"type"/,
+  anonymousVmap: /"vmap":\{"key":[^\n]*?"data":\{"set"/,
+  sharedNamedSet: /"right":"@shared1"/,
+  intervalConcatenation: /"right":"@iconcat1"/,
+  nfproto: /"meta":\{"key":"(?:nfproto|protocol)"\}/,
+  ctStatus: /"ct":\{"key":"status"\}/,
 };
+
+/**
+ * Features that count when they decided a packet in a user chain, or (anonymous vmap holding both
+ * accept and drop) when the observer chain had to tell the two apart; `continue` when a matched
+ * `continue` rule let the packet go on to its decision (analyzer trace, whose answer agreed).
+ */
+function extraCoverage(o: CaseOutcome): string[] {
+  const found: string[] = [];
+  for (const p of o.kernelRaw?.path ?? []) {
+    const rule = p.rule ?? '';
+    if (p.decidedBy.chain !== p.chain && /"set"|"@|"vmap"/.test(rule)) found.push('userChainLookup');
+    if (NFT_LOOKUPS.anonymousVmap?.test(rule) === true && rule.includes('{"accept":null}') && rule.includes('{"drop":null}')) found.push('anonymousVmapAcceptOrDrop');
+  }
+  const trace = (o.analyzer.raw as { trace?: Array<{ rule?: string; matched?: unknown }> } | undefined)?.trace ?? [];
+  if (trace.some((e) => e.matched === true && /\bcontinue\b/.test(e.rule ?? ''))) found.push('continueVerdict');
+  return found;
+}
+const EXTRA_COVERAGE = ['userChainLookup', 'anonymousVmapAcceptOrDrop', 'continueVerdict'];
 
 /** `mixed`: legacy iptables and native nft loaded at once (nft shifted by +5 so no two base chains tie). */
 interface Failure { label: string; outcome: CaseOutcome; backend: Backend | 'mixed'; seed: number; family: 'ip' | 'inet' }
@@ -104,6 +130,7 @@ describeLab('analyzer agrees with the kernel (differential)', () => {
         const deciding = (o.kernelRaw?.path ?? []).map((p) => p.rule ?? '').join('\n');
         for (const [name, pattern] of Object.entries(NFT_LOOKUPS)) if (pattern.test(deciding)) coverage[name] = (coverage[name] ?? 0) + 1;
         if (o.analyzer.alternatives.length > 0 && JSON.stringify(o.analyzer.raw).includes('fib needs the routing table')) coverage.fibUnjudgeable = (coverage.fibUnjudgeable ?? 0) + 1;
+        if (o.agree) for (const name of extraCoverage(o)) coverage[name] = (coverage[name] ?? 0) + 1;
       }
     };
     const reproduce = ipFamily === 'ipv6' ? 'WHY_BLOCKED_DIFF_SEED6=%s WHY_BLOCKED_DIFF_CASES6=1' : 'WHY_BLOCKED_DIFF_SEED=%s WHY_BLOCKED_DIFF_CASES=1';
@@ -180,10 +207,13 @@ describeLab('analyzer agrees with the kernel (differential)', () => {
     }
     expect(failures.length === 0 ? '' : `${summary}\n\n${report.join('\n\n')}`).toBe('');
     if (process.env.WHY_BLOCKED_DIFF_DEBUG === '1') console.log(ipFamily, coverage);
-    // nft sets, verdict maps and fib (IPv4 only for fib): each must have decided some packet.
+    // nft sets, verdict maps, fib, nfproto, ct status, continue: each must have decided (or, continue, passed) some packet.
     if (cases >= 6 && backends.includes('nft')) {
-      const wanted = Object.keys(NFT_LOOKUPS).filter((k) => ipFamily === 'ipv4' || k !== 'fibType');
-      if (ipFamily === 'ipv4') wanted.push('fibUnjudgeable');
+      // ct status dnat needs DNAT, which only IPv4 rulesets generate; the rarer extras (an anonymous map
+      // holding both verdicts, continue) are required where the cases are many (IPv4), in every backend mix.
+      const ipv4Only = new Set(['ctStatus', 'anonymousVmapAcceptOrDrop', 'continueVerdict']);
+      const wanted = [...Object.keys(NFT_LOOKUPS), ...EXTRA_COVERAGE].filter((k) => ipFamily === 'ipv4' || !ipv4Only.has(k));
+      wanted.push('fibUnjudgeable');
       expect(wanted.filter((k) => (coverage[k] ?? 0) === 0)).toEqual([]);
     }
   }

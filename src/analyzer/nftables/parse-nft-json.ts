@@ -213,9 +213,10 @@ function matchOf(m: Obj, ctx: Ctx, text: string): Match {
       return exact ? { kind: 'ctState', states, exact, invert, text } : { kind: 'ctState', states, invert, text };
     }
     case 'ctStatus': {
-      if (op !== 'in' && op !== '!') throw new Unsupported(`ct status ${op} compares the whole status word, which is not known offline`);
+      // `in` tests bits (any of); `==`/`!=` compare the whole status word (nft 1.0.6 `cmp eq|neq`).
+      if (op !== 'in' && op !== '!' && op !== '==' && op !== '!=') throw new Unsupported(`ct status ${op}`);
       const statuses = strings(right).map((s) => s.toUpperCase().replace('-', '_'));
-      return { kind: 'ctStatus', statuses, invert, text };
+      return op === '==' || op === '!=' ? { kind: 'ctStatus', statuses, exact: true, invert, text } : { kind: 'ctStatus', statuses, invert, text };
     }
     case 'fibType': {
       if (op !== '==' && op !== '!=') throw new Unsupported(`fib type ${op}`);

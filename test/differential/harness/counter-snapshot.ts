@@ -10,13 +10,15 @@ export interface CounterRule {
   packets: number;
   action: RuleAction;
   /** The bare counters that open and close a native nft base chain (render-nft's markers). */
-  marker?: 'entry' | 'exit';
+  marker?: 'entry' | 'exit' | 'vmap-miss' | 'vmap-jump';
   text: string;
   /**
    * A native nft `vmap @map` whose map has per-element counters: one entry per element, in map
    * order. The element whose counter rose is the verdict the rule took (none rose: no element matched).
    */
   vmap?: Array<{ packets: number; action: RuleAction }>;
+  /** A native nft anonymous `vmap { … }` (no per-element counters): the verdicts of its elements, in order. */
+  anonymousVmap?: RuleAction[];
 }
 
 export interface CounterChain {

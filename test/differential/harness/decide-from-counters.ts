@@ -67,6 +67,9 @@ export function decideFromCounters(before: CounterSnapshot, after: CounterSnapsh
     .filter((c) => c.hook !== undefined && hooks.includes(c.hook))
     .sort((a, b) => hooks.indexOf(a.hook as string) - hooks.indexOf(b.hook as string) || (a.priority ?? 0) - (b.priority ?? 0));
 
+  // Whether a base chain after the index-th one counted the packet (an accepted packet goes on to them).
+  const seenLater = (index: number): boolean => baseChains.slice(index + 1).some((c) => policyDelta(c) > 0 || c.rules.some((r) => delta(c, r) > 0));
+
   const path: BaseChainOutcome[] = [];
   let unseenObservable = 0;
   // nat POSTROUTING is the last chain a forwarded packet reaches, and may be skipped: confirm it settled.
@@ -84,6 +87,11 @@ export function decideFromCounters(before: CounterSnapshot, after: CounterSnapsh
         const taken = rule.vmap?.filter((e, i) => e.packets - (vmapElement(chain, rule, i)?.packets ?? 0) > 0) ?? [];
         for (const element of taken) {
           if (element.action.kind === 'accept' || element.action.kind === 'drop') fired.push({ chain, rule: { ...rule, action: element.action } });
+        }
+        if (rule.anonymousVmap !== undefined) {
+          const verdict = anonymousVmapVerdict(after, chain, rule, (c, r) => delta(c, r) > 0, () => seenLater(baseChains.indexOf(base)));
+          if (verdict.inferred) needsSettle = true;
+          if (verdict.kind !== undefined) fired.push({ chain, rule: { ...rule, action: { kind: verdict.kind } } });
         }
       }
     }
@@ -122,6 +130,35 @@ export function decideFromCounters(before: CounterSnapshot, after: CounterSnapsh
   return answer;
 }
 
+/**
+ * What an anonymous verdict map did (nft 1.0.6 gives its elements no counters). The rule's counter,
+ * placed before the lookup, says it was reached. Then: the harness `diff-vmap-miss` counter right after
+ * the rule rises when no element matched (or a jump came back), the `diff-vmap-jump` counter opening a
+ * jump target rises when that jump was taken, and otherwise an accept or drop element ended the base
+ * chain. If the map holds both, the two differ in what comes next: an accepted packet reaches the later
+ * input chains (render-nft adds an observer chain at the end of the hook), a dropped one none.
+ * `inferred` marks a drop read from silence, which a packet still in flight also shows.
+ */
+function anonymousVmapVerdict(
+  snapshot: CounterSnapshot, chain: CounterChain, rule: CounterRule, rose: (chain: CounterChain, rule: CounterRule) => boolean, seenLater: () => boolean,
+): { kind?: 'accept' | 'drop'; inferred: boolean } {
+  const index = chain.rules.indexOf(rule);
+  const miss = chain.rules[index + 1];
+  if (miss?.marker !== 'vmap-miss') throw new Error(`harness: anonymous vmap rule ${chain.name}#${rule.id} is not followed by its miss counter`);
+  if (rose(chain, miss)) return { inferred: false };
+  for (const action of rule.anonymousVmap ?? []) {
+    if (action.kind !== 'jump' && action.kind !== 'goto') continue;
+    const target = snapshot.chains.find((c) => c.family === chain.family && c.table === chain.table && c.name === action.chain);
+    const entry = target?.rules[0];
+    if (entry?.marker !== 'vmap-jump') throw new Error(`harness: anonymous vmap target ${action.chain} does not open with its jump counter`);
+    if (rose(target as CounterChain, entry)) return { inferred: false };
+  }
+  const kinds = new Set((rule.anonymousVmap ?? []).map((a) => a.kind).filter((k): k is 'accept' | 'drop' => k === 'accept' || k === 'drop'));
+  if (kinds.size === 1) return { kind: [...kinds][0] as 'accept' | 'drop', inferred: false };
+  if (kinds.size === 0) throw new Error(`harness: anonymous vmap rule ${chain.name}#${rule.id} took a verdict it does not hold`);
+  return seenLater() ? { kind: 'accept', inferred: false } : { kind: 'drop', inferred: true };
+}
+
 /** The base chain and every chain it can jump/goto into (same table and family). */
 function reachableChains(snapshot: CounterSnapshot, base: CounterChain): CounterChain[] {
   const seen = new Map<string, CounterChain>();
@@ -131,7 +168,7 @@ function reachableChains(snapshot: CounterSnapshot, base: CounterChain): Counter
     if (seen.has(chain.name)) continue;
     seen.set(chain.name, chain);
     for (const rule of chain.rules) {
-      for (const action of [rule.action, ...(rule.vmap ?? []).map((e) => e.action)]) {
+      for (const action of [rule.action, ...(rule.vmap ?? []).map((e) => e.action), ...(rule.anonymousVmap ?? [])]) {
         if (action.kind !== 'jump' && action.kind !== 'goto') continue;
         const targetName = action.chain;
         const target = snapshot.chains.find((c) => c.family === base.family && c.table === base.table && c.name === targetName);

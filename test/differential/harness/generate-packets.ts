@@ -45,14 +45,14 @@ export function generatePackets(ruleset: GenRuleset, count: number, seed: number
   const pairs: Array<{ src: string; port: number }> = [];
   for (const table of ruleset.tables) {
     for (const chain of table.chains) {
-      for (const { match } of chain.rules) {
+      for (const { match, target } of chain.rules) {
+        // An anonymous vmap's keys are set elements too (same text), so packets aim at them alike.
+        const elements = [...(match.nftSet?.elements ?? []), ...(target.kind === 'avmap' ? target.entries.map((e) => e.key) : [])];
+        const concatenated = match.nftSet?.key === 'saddr.dport' || (target.kind === 'avmap' && target.key === 'saddr.dport');
         if (match.src) sources.push(...(v6 ? addressesAround6(match.src.cidr) : addressesAround(match.src.cidr)));
         if (match.iprange?.option === 'src-range') sources.push(match.iprange.lo, match.iprange.hi, v6 ? addIp6(match.iprange.hi, 1) : intToIp((ipToInt(match.iprange.hi) + 1) >>> 0));
-        for (const element of match.nftSet?.key === 'saddr.dport' ? match.nftSet.elements : []) {
-          const [src, port] = element.split(' . ') as [string, string];
-          pairs.push({ src, port: Number(port) });
-        }
-        for (const element of match.nftSet?.elements ?? []) {
+        for (const element of concatenated ? elements : []) pairs.push(...pairsOf(element, v6));
+        for (const element of elements) {
           for (const part of element.split(' . ')) {
             const [lo, hi] = part.split('-') as [string, string | undefined];
             if (/^\d+$/.test(part) || /^\d+-\d+$/.test(part)) ports.push(Number(lo), Number(hi ?? lo), Number(lo) - 1, Number(hi ?? lo) + 1);
@@ -154,6 +154,20 @@ function randomSource(rng: Prng): string {
 }
 
 /** First, last and just-outside addresses of a CIDR: where off-by-one bugs live. */
+/**
+ * Packets for one `addr . port` element: the pair itself when exact; for prefixes and ranges
+ * (interval concatenations) both edges and the first value past them, on each side.
+ */
+function pairsOf(element: string, v6: boolean): Array<{ src: string; port: number }> {
+  const [srcText, portText] = element.split(' . ') as [string, string];
+  const [srcLo, srcHi] = srcText.split('-') as [string, string | undefined];
+  const srcs = srcText.includes('/') ? (v6 ? addressesAround6(srcText) : addressesAround(srcText)).slice(1, 4)
+    : srcHi === undefined ? [srcLo] : [srcLo, srcHi, v6 ? addIp6(srcHi, 1) : intToIp((ipToInt(srcHi) + 1) >>> 0)];
+  const [portLo, portHi] = portText.split('-').map(Number) as [number, number | undefined];
+  const ports = portHi === undefined ? [portLo] : [portLo, portHi, portHi + 1];
+  return srcs.flatMap((src) => ports.map((port) => ({ src, port })));
+}
+
 function addressesAround(cidr: string): string[] {
   const { base, prefixLen } = parseCidr(cidr);
   const size = 2 ** (32 - prefixLen);

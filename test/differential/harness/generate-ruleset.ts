@@ -2,7 +2,7 @@ import { createPrng, type Prng } from './create-prng.ts';
 import { canonicalCidr, intToIp, ipToInt, parseCidr } from './ipv4.ts';
 import { addIp6, bigToIp6, canonicalCidr6, parseCidr6 } from './ipv6.ts';
 import { IFACE_PATTERNS, LOCAL_ADDRESSES, LOCAL_ADDRESSES6, SOURCE_NETWORKS, SOURCE_NETWORKS6 } from './lab-topology.ts';
-import type { CtState, GenChain, GenNamedSet, GenVmap, NftSetKey, GenMatch, GenRule, GenRuleset, GenTable, GenTarget, PortRange, RejectWith, StatefulMatch } from './ruleset-model.ts';
+import type { AvmapKey, CtState, GenChain, GenNamedSet, GenVmap, NftSetKey, GenMatch, GenRule, GenRuleset, GenTable, GenTarget, PortRange, RejectWith, StatefulMatch } from './ruleset-model.ts';
 
 /**
  * Seeded random rulesets over the matches and targets the analyzer claims to support. Small on
@@ -26,6 +26,15 @@ export function generateRuleset(seed: number, dialect: 'iptables' | 'nft', famil
   addStateful(createPrng(seed ^ 0x73746174), dialect, tables);
   addOutput(createPrng(seed ^ 0x6f757400), dialect, tables);
   if (dialect === 'nft') addNftLookups(createPrng(seed ^ 0x6e667365), tables);
+  // Each later nft feature has its own stream too, so adding one leaves every other's draws alone.
+  if (dialect === 'nft') {
+    addAnonymousVmaps(createPrng(seed ^ 0x61766d70), tables);
+    addUserChainLookups(createPrng(seed ^ 0x75736c6b), tables);
+    addIntervalConcatenation(createPrng(seed ^ 0x69636174), tables);
+    addMetaAndCtStatus(createPrng(seed ^ 0x6d637374), tables, family);
+    addContinue(createPrng(seed ^ 0x636f6e74), tables);
+    if (family === 'ipv6') addFib6(createPrng(seed ^ 0x66696236), tables);
+  }
   return family === 'ipv6' ? { seed, dialect, family, tables } : { seed, dialect, tables };
 }
 
@@ -405,4 +414,178 @@ function addressIn(rng: Prng, network: string): string {
   }
   const { base } = parseCidr(network);
   return intToIp((base + rng.int(16, 200)) >>> 0);
+}
+
+function filterOf(tables: GenTable[]): { filter: GenTable; input: GenChain } | undefined {
+  const filter = tables.find((t) => t.name === 'filter');
+  const input = filter?.chains.find((c) => c.name === 'INPUT');
+  return filter === undefined || input === undefined ? undefined : { filter, input };
+}
+
+/** Chains of filter that generated rules may be added to: INPUT and the user chains it calls (not vmap targets). */
+function hostChains(filter: GenTable): GenChain[] {
+  return filter.chains.filter((c) => c.vmapTarget !== true && c.name !== 'vmap_target' && !c.name.startsWith('vmap2_'));
+}
+
+/**
+ * Anonymous verdict maps (`tcp dport vmap { 22 : accept, … }`, on an address or address . port key
+ * too), in INPUT or a user chain. nft 1.0.6 has no per-element counters for them; the harness adds a
+ * miss counter after the rule, an entry counter to the jump target and an observer chain at the end
+ * of the input hook (see decide-from-counters).
+ */
+function addAnonymousVmaps(rng: Prng, tables: GenTable[]): void {
+  const found = filterOf(tables);
+  if (found === undefined || !rng.chance(0.7)) return;
+  const { filter } = found;
+  const hosts = hostChains(filter);
+  const count = rng.int(1, 2);
+  for (let i = 0; i < count; i++) {
+    const key = rng.pick(['dport', 'dport', 'saddr', 'saddr.dport'] as const satisfies readonly AvmapKey[]);
+    const l4 = rng.pick(['tcp', 'tcp', 'udp'] as const);
+    const keys = key === 'dport' ? vmapPorts(rng) : setElements(rng, key, key === 'saddr');
+    const target = `avmap_j${i + 1}`;
+    const entries = keys.map((k) => {
+      const roll = rng.next();
+      return { key: k, verdict: roll < 0.4 ? 'accept' as const : roll < 0.75 ? 'drop' as const : { jump: target } };
+    });
+    // Both terminal verdicts in one map, so that the observer chain has to tell them apart.
+    if (entries.length >= 2 && !entries.some((e) => e.verdict === 'accept')) (entries[0] as typeof entries[number]).verdict = 'accept';
+    if (entries.length >= 2 && !entries.some((e) => e.verdict === 'drop')) (entries[entries.length - 1] as typeof entries[number]).verdict = 'drop';
+    if (entries.some((e) => typeof e.verdict !== 'string')) {
+      filter.chains.push({ name: target, vmapTarget: true, rules: buildRules(rng, 'nft', rng.int(1, 3), [], false) });
+    }
+    const match: GenMatch = key !== 'saddr' && rng.chance(0.5) ? { proto: { name: l4, neg: false } } : {};
+    const host = rng.chance(0.6) ? found.input : rng.pick(hosts);
+    host.rules.splice(rng.int(0, Math.min(2, host.rules.length)), 0, { match, target: { kind: 'avmap', key, l4, entries } });
+  }
+}
+
+/** Ports with ranges sometimes, never overlapping (nft refuses overlapping intervals). */
+function vmapPorts(rng: Prng): string[] {
+  const ports = [...new Set(rng.some([22, 23, 53, 80, 443, 2000, 3306, 8080], 4))].sort((a, b) => a - b);
+  return ports.map((lo, i) => {
+    const next = ports[i + 1] ?? 65536;
+    const hi = rng.chance(0.3) ? Math.min(next - 1, lo + rng.int(1, 10), 65535) : lo;
+    return hi === lo ? `${lo}` : `${lo}-${hi}`;
+  });
+}
+
+/**
+ * Lookups inside user chains, and one named set used from several rules and chains: a set's elements
+ * belong to the table, so every user must see the same ones.
+ */
+function addUserChainLookups(rng: Prng, tables: GenTable[]): void {
+  const found = filterOf(tables);
+  if (found === undefined || !rng.chance(0.7)) return;
+  const { filter, input } = found;
+  // A user chain INPUT always calls, so that its lookups are reached often enough to decide.
+  const lookups: GenChain = { name: 'lookups', rules: buildRules(rng, 'nft', rng.int(0, 2), [], false) };
+  filter.chains.push(lookups);
+  input.rules.splice(rng.int(0, Math.min(2, input.rules.length)), 0, { match: {}, target: { kind: rng.chance(0.7) ? 'jump' : 'goto', chain: 'lookups' } });
+  const addTo = (chain: GenChain, rule: GenRule): void => { chain.rules.splice(rng.int(0, Math.min(1, chain.rules.length)), 0, rule); };
+  if (rng.chance(0.7)) {
+    const key = rng.pick(['saddr', 'dport'] as const);
+    const l4 = rng.pick(['tcp', 'udp'] as const);
+    const elements = setElements(rng, key, true);
+    (filter.sets ??= []).push({ name: 'shared1', key, interval: true, elements });
+    // Used from INPUT and from user chains: the elements belong to the table, every user sees the same.
+    for (const host of [input, lookups, ...(rng.chance(0.5) ? [lookups] : [])]) {
+      const match: GenMatch = { nftSet: { key, elements, neg: rng.chance(0.25), named: 'shared1', ...(key === 'dport' ? { l4 } : {}) } };
+      if (key === 'dport' && rng.chance(0.5)) match.proto = { name: l4, neg: false };
+      addTo(host, { match, target: filterTarget(rng, match, [], host === input) });
+    }
+  }
+  if (rng.chance(0.5)) {
+    const key = rng.pick(['saddr', 'daddr', 'dport'] as const);
+    const l4 = rng.pick(['tcp', 'udp'] as const);
+    const match: GenMatch = { nftSet: { key, elements: setElements(rng, key, false), neg: rng.chance(0.25), ...(key === 'dport' ? { l4 } : {}) } };
+    addTo(lookups, { match, target: filterTarget(rng, match, [], false) });
+  }
+  if (rng.chance(0.5)) {
+    // A named vmap with per-element counters inside a user chain.
+    const target = 'vmap2_target';
+    filter.chains.push({ name: target, rules: buildRules(rng, 'nft', rng.int(1, 3), [], false) });
+    const entries: GenVmap['entries'] = vmapPorts(rng).map((text) => {
+      const [lo, hi] = text.split('-').map(Number) as [number, number | undefined];
+      const roll = rng.next();
+      return { ports: { lo, hi: hi ?? lo }, verdict: roll < 0.4 ? 'accept' : roll < 0.75 ? 'drop' : { jump: target } };
+    });
+    (filter.vmaps ??= []).push({ name: 'vmap2', entries });
+    const l4 = rng.pick(['tcp', 'tcp', 'udp'] as const);
+    addTo(lookups, { match: rng.chance(0.5) ? { proto: { name: l4, neg: false } } : {}, target: { kind: 'vmap', l4, map: 'vmap2' } });
+  }
+}
+
+/** A named interval set keyed `addr . port` holding prefixes/ranges on both sides (`10.0.0.0/8 . 20-30`). */
+function addIntervalConcatenation(rng: Prng, tables: GenTable[]): void {
+  const found = filterOf(tables);
+  if (found === undefined || !rng.chance(0.5)) return;
+  const v6 = currentFamily === 'ipv6';
+  // One element per source network keeps the elements disjoint whatever their port ranges.
+  const elements = rng.some(v6 ? SOURCE_NETWORKS6 : SOURCE_NETWORKS, rng.int(1, 3)).map((network) => {
+    const addr = addressIn(rng, network);
+    const roll = rng.next();
+    const src = roll < 0.3 ? addr
+      : roll < 0.7 ? (v6 ? canonicalCidr6(addr, rng.pick([120, 124])) : canonicalCidr(addr, rng.pick([28, 29])))
+        : v6 ? `${addr}-${addIp6(addr, rng.int(1, 6))}` : `${addr}-${intToIp((ipToInt(addr) + rng.int(1, 6)) >>> 0)}`;
+    const lo = rng.pick([22, 53, 80, 443, 3306, 8080]);
+    const port = rng.chance(0.6) ? `${lo}-${lo + rng.int(1, 20)}` : `${lo}`;
+    return `${src} . ${port}`;
+  });
+  (found.filter.sets ??= []).push({ name: 'iconcat1', key: 'saddr.dport', interval: true, elements });
+  const l4 = rng.pick(['tcp', 'tcp', 'udp'] as const);
+  const match: GenMatch = { nftSet: { key: 'saddr.dport', elements, neg: rng.chance(0.25), named: 'iconcat1', l4 } };
+  if (rng.chance(0.5)) match.proto = { name: l4, neg: false };
+  const host = rng.pick(hostChains(found.filter));
+  host.rules.splice(rng.int(0, Math.min(2, host.rules.length)), 0, { match, target: filterTarget(rng, match, [], host === found.input) });
+}
+
+/**
+ * `meta nfproto` (an inet table sees both families; ip/ip6 tables one) and `ct status`: `dnat` after
+ * nat PREROUTING rewrote the destination, `!= snat` compares the whole status word (nft 1.0.6 `cmp neq`).
+ */
+function addMetaAndCtStatus(rng: Prng, tables: GenTable[], family: Family): void {
+  const found = filterOf(tables);
+  if (found === undefined) return;
+  const { input } = found;
+  if (rng.chance(0.4)) {
+    const value = rng.chance(0.7) ? family : family === 'ipv4' ? 'ipv6' : 'ipv4';
+    const match: GenMatch = { nfproto: { value, neg: rng.chance(0.3) } };
+    // Alone, `meta nfproto <own family>` matches every packet and would end INPUT for all of them.
+    if (rng.chance(0.7)) match.src = { cidr: randomCidr(rng, pickSourceBase(rng)), neg: false };
+    // nft refuses a reject of this family after a match on the other one ("conflicting protocols").
+    const target: GenTarget = value === family ? filterTarget(rng, match, [], true) : { kind: rng.pick(['ACCEPT', 'DROP'] as const) };
+    input.rules.splice(rng.int(0, Math.min(2, input.rules.length)), 0, { match, target });
+  }
+  if (rng.chance(0.5)) {
+    const status = rng.pick(['dnat', 'dnat', 'snat', 'confirmed', 'seen-reply']);
+    const match: GenMatch = { ctStatus: { status, neg: rng.chance(0.4) } };
+    input.rules.splice(rng.int(0, Math.min(2, input.rules.length)), 0, { match, target: { kind: rng.pick(['ACCEPT', 'DROP'] as const) } });
+  }
+}
+
+/** `continue`: a verdict that decides nothing, in INPUT or a user chain. */
+function addContinue(rng: Prng, tables: GenTable[]): void {
+  const found = filterOf(tables);
+  if (found === undefined || !rng.chance(0.4)) return;
+  const host = rng.pick(hostChains(found.filter));
+  const match = randomMatch(rng, 'nft', { allowState: true, allowMark: false });
+  match.comment = 'diff-continue';
+  // Near the top, so that packets pass it before most decisions.
+  host.rules.splice(rng.int(0, Math.min(2, host.rules.length)), 0, { match, target: { kind: 'CONTINUE' } });
+}
+
+/**
+ * IPv6 `fib daddr|saddr type`: a route lookup. The destination of a delivered packet is one of the
+ * host's addresses (LOCAL, judgeable); a spoofed source's type follows the routes (unjudgeable: only
+ * where nothing else unjudgeable is planted, so that exactly two outcomes are on offer).
+ */
+function addFib6(rng: Prng, tables: GenTable[]): void {
+  const found = filterOf(tables);
+  if (found === undefined || !rng.chance(0.6)) return;
+  const planted = tables.some((t) => t.chains.some((c) => c.rules.some((r) => r.match.stateful !== undefined)));
+  const field = !planted && rng.chance(0.35) ? 'saddr' as const : 'daddr' as const;
+  const types = rng.some(['local', 'unicast', 'multicast', 'anycast'], 2);
+  const match: GenMatch = { fibType: { field, types, neg: rng.chance(0.3) } };
+  found.input.rules.splice(rng.int(0, Math.min(3, found.input.rules.length)), 0, { match, target: filterTarget(rng, match, [], true) });
 }

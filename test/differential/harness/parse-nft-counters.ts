@@ -1,7 +1,11 @@
-import type { CounterChain, CounterSnapshot, RuleAction } from './counter-snapshot.ts';
-import { ENTRY_COMMENT, EXIT_COMMENT } from './render-nft.ts';
+import type { CounterChain, CounterRule, CounterSnapshot, RuleAction } from './counter-snapshot.ts';
+import { ENTRY_COMMENT, EXIT_COMMENT, VMAP_JUMP_COMMENT, VMAP_MISS_COMMENT } from './render-nft.ts';
 
 type Json = Record<string, unknown>;
+
+const MARKERS: Record<string, CounterRule['marker']> = {
+  [ENTRY_COMMENT]: 'entry', [EXIT_COMMENT]: 'exit', [VMAP_MISS_COMMENT]: 'vmap-miss', [VMAP_JUMP_COMMENT]: 'vmap-jump',
+};
 
 /** Reads `nft -j list ruleset` into a counter snapshot (rules without a counter count as 0). */
 export function parseNftCounters(jsonText: string): CounterSnapshot {
@@ -38,10 +42,12 @@ export function parseNftCounters(jsonText: string): CounterSnapshot {
     if (owner === undefined) throw new Error(`nft rule for unknown chain ${String(rule.chain)}`);
     const expr = (rule.expr as Json[] | undefined) ?? [];
     const bareCounter = expr.length === 1 && 'counter' in (expr[0] as Json);
-    const marker = !bareCounter ? undefined : rule.comment === ENTRY_COMMENT ? 'entry' : rule.comment === EXIT_COMMENT ? 'exit' : undefined;
+    const marker = !bareCounter ? undefined : MARKERS[String(rule.comment)];
     const vmapData = expr.map((st) => (st.vmap as Json | undefined)?.data).find((d) => typeof d === 'string');
     const vmap = typeof vmapData === 'string' ? vmaps.get(`${String(rule.family)} ${String(rule.table)} ${vmapData.replace(/^@/, '')}`) : undefined;
-    owner.rules.push({ id: Number(rule.handle), packets: counterPackets(expr), action: actionOf(expr), ...(marker ? { marker } : {}), ...(vmap ? { vmap } : {}), text: JSON.stringify(rule.expr) });
+    const inline = expr.map((st) => (st.vmap as Json | undefined)?.data).find((d): d is Json => typeof d === 'object' && d !== null && Array.isArray((d as Json).set));
+    const anonymousVmap = inline === undefined ? undefined : (inline.set as Json[][]).map(([, verdict]) => actionOf([verdict as Json]));
+    owner.rules.push({ id: Number(rule.handle), packets: counterPackets(expr), action: actionOf(expr), ...(marker ? { marker } : {}), ...(vmap ? { vmap } : {}), ...(anonymousVmap ? { anonymousVmap } : {}), text: JSON.stringify(rule.expr) });
   }
   return { chains };
 }

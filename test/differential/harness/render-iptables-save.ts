@@ -95,7 +95,8 @@ function renderTarget(t: GenTarget): string[] {
     case 'REDIRECT': return [t.port === undefined ? '-j REDIRECT' : `-j REDIRECT --to-ports ${t.port}`];
     case 'jump': return [`-j ${t.chain}`];
     case 'goto': return [`-g ${t.chain}`];
-    case 'vmap': throw new Error('verdict maps exist only in the nft dialect');
+    case 'vmap': case 'avmap': throw new Error('verdict maps exist only in the nft dialect');
+    case 'CONTINUE': throw new Error('continue exists only in the nft dialect');
   }
 }
 

@@ -1,11 +1,19 @@
 import type { GenMatch, GenNamedSet, GenRule, GenRuleset, GenTarget, GenVmap, NftSetKey, PortRange, RejectWith, TableName } from './ruleset-model.ts';
 
 const HOOK_PRIORITY: Record<TableName, number> = { raw: -300, mangle: -150, nat: -100, filter: 0, extra: 10 };
+/** After nat INPUT (100) and every generated input chain. */
+const OBSERVER_PRIORITY = 500;
 
 /** Comment of the bare `counter` rule that opens every base chain: its delta says the chain was reached. */
 export const ENTRY_COMMENT = 'diff-entry';
 /** Comment of the bare `counter` rule that closes every base chain: its delta says the policy applied. */
 export const EXIT_COMMENT = 'diff-exit';
+/** Comment of the bare `counter` rule after every anonymous verdict map: its delta says no element matched (or a jump returned). */
+export const VMAP_MISS_COMMENT = 'diff-vmap-miss';
+/** Comment of the bare `counter` rule that opens an anonymous verdict map's jump target: its delta says the jump was taken. */
+export const VMAP_JUMP_COMMENT = 'diff-vmap-jump';
+/** Table of the harness-only input chain that runs after every other one (anonymous vmap oracle). */
+export const OBSERVER_TABLE = 'diff_observer';
 
 /**
  * Renders the model as an `nft -f` script (family ip or inet). Every rule carries `counter`, and every
@@ -28,11 +36,21 @@ export function renderNft(ruleset: GenRuleset, family: 'ip' | 'ip6' | 'inet', pr
         lines.push(`\t\ttype ${table.name === 'nat' ? 'nat' : 'filter'} hook ${chain.hook.toLowerCase()} priority ${(chain.priority ?? HOOK_PRIORITY[table.name]) + priorityShift}; policy ${(chain.policy ?? 'ACCEPT').toLowerCase()};`);
         lines.push(`\t\tcounter comment "${ENTRY_COMMENT}"`);
       }
-      for (const rule of chain.rules) lines.push(`\t\t${renderNftRule(rule, ip, family === 'inet')}`);
+      if (chain.vmapTarget === true) lines.push(`\t\tcounter comment "${VMAP_JUMP_COMMENT}"`);
+      for (const rule of chain.rules) {
+        lines.push(`\t\t${renderNftRule(rule, ip, family === 'inet')}`);
+        if (rule.target.kind === 'avmap') lines.push(`\t\tcounter comment "${VMAP_MISS_COMMENT}"`);
+      }
       if (chain.hook !== undefined) lines.push(`\t\tcounter comment "${EXIT_COMMENT}"`);
       lines.push('\t}');
     }
     lines.push('}');
+  }
+  // An anonymous vmap has no per-element counters: whether its accept or its drop was taken is read
+  // from this last input chain (an accepted packet reaches it, a dropped one does not).
+  if (ruleset.tables.some((t) => t.chains.some((c) => c.rules.some((r) => r.target.kind === 'avmap')))) {
+    lines.push(`table ${family} ${OBSERVER_TABLE} {`, '\tchain INPUT {', `\t\ttype filter hook input priority ${OBSERVER_PRIORITY + priorityShift}; policy accept;`);
+    lines.push(`\t\tcounter comment "${ENTRY_COMMENT}"`, `\t\tcounter comment "${EXIT_COMMENT}"`, '\t}', '}');
   }
   return `${lines.join('\n')}\n`;
 }
@@ -55,6 +73,11 @@ function renderVmap(map: GenVmap): string {
   return `map ${map.name} { type inet_service : verdict; flags interval; counter; elements = { ${map.entries.map((e) => `${portText(e.ports)} : ${verdict(e.verdict)}`).join(', ')} } }`;
 }
 
+function renderAvmap(t: Extract<GenTarget, { kind: 'avmap' }>, ip: 'ip' | 'ip6'): string {
+  const verdict = (v: typeof t.entries[number]['verdict']): string => (typeof v === 'string' ? v : `jump ${v.jump}`);
+  return `${setKeyText(t.key, ip, t.l4)} vmap { ${t.entries.map((e) => `${e.key} : ${verdict(e.verdict)}`).join(', ')} }`;
+}
+
 function setKeyText(key: NftSetKey, ip: 'ip' | 'ip6', l4: string): string {
   switch (key) {
     case 'saddr': case 'daddr': return `${ip} ${key}`;
@@ -75,15 +98,17 @@ function mapsCleanly(rule: GenRule): boolean {
 export function renderNftRule(rule: GenRule, ip: 'ip' | 'ip6' = 'ip', inet = false): string {
   // A verdict map is the rule's verdict: the counter goes before it (it counts lookups, not hits).
   const parts = rule.target.kind === 'vmap'
-    ? [...renderMatch(rule.match, ip), 'counter', `${rule.target.l4} dport vmap @${rule.target.map}`]
-    : [...renderMatch(rule.match, ip), 'counter', ...renderTarget(rule.target, inet ? ` ${ip}` : '')];
+    ? [...renderMatch(rule.match, ip, inet), 'counter', `${rule.target.l4} dport vmap @${rule.target.map}`]
+    : rule.target.kind === 'avmap'
+      ? [...renderMatch(rule.match, ip, inet), 'counter', renderAvmap(rule.target, ip)]
+      : [...renderMatch(rule.match, ip, inet), 'counter', ...renderTarget(rule.target, inet ? ` ${ip}` : '')];
   if (rule.match.comment !== undefined) parts.push(`comment "${nftString(rule.match.comment)}"`);
   return parts.join(' ');
 }
 
 const op = (neg: boolean): string => (neg ? '!= ' : '');
 
-function renderMatch(m: GenMatch, ip: 'ip' | 'ip6'): string[] {
+function renderMatch(m: GenMatch, ip: 'ip' | 'ip6', inet = false): string[] {
   const out: string[] = [];
   if (m.src) out.push(`${ip} saddr ${op(m.src.neg)}${m.src.cidr}`);
   if (m.dst) out.push(`${ip} daddr ${op(m.dst.neg)}${m.dst.cidr}`);
@@ -114,6 +139,9 @@ function renderMatch(m: GenMatch, ip: 'ip' | 'ip6'): string[] {
   }
   if (m.fibType) out.push(`fib ${m.fibType.field} type ${op(m.fibType.neg)}${m.fibType.types.length === 1 ? m.fibType.types[0] as string : `{ ${m.fibType.types.join(', ')} }`}`);
   if (m.fibRpf) out.push('fib saddr . iif oif missing');
+  // nft refuses `meta nfproto` outside inet tables; there the ethertype says the same (`meta protocol ip`).
+  if (m.nfproto) out.push(inet ? `meta nfproto ${op(m.nfproto.neg)}${m.nfproto.value}` : `meta protocol ${op(m.nfproto.neg)}${m.nfproto.value === 'ipv4' ? 'ip' : 'ip6'}`);
+  if (m.ctStatus) out.push(`ct status ${op(m.ctStatus.neg)}${m.ctStatus.status}`);
   if (m.stateful === 'limit') out.push('limit rate 1/hour burst 1 packets');
   if (m.stateful === 'nft-quota') out.push('quota until 100 bytes');
   if (m.ctstate) {
@@ -167,6 +195,8 @@ function renderTarget(t: GenTarget, natFamily: string): string[] {
     case 'jump': return [`jump ${t.chain}`];
     case 'goto': return [`goto ${t.chain}`];
     case 'vmap': return [`${t.l4} dport vmap @${t.map}`];
+    case 'avmap': throw new Error('an anonymous verdict map is rendered by renderAvmap');
+    case 'CONTINUE': return ['continue'];
   }
 }
 

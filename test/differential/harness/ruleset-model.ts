@@ -51,6 +51,10 @@ export interface GenMatch {
   fibType?: Negatable & { field: 'saddr' | 'daddr'; types: string[] };
   /** nft only: `fib saddr . iif oif missing` (reverse-path check), which needs the routing table. */
   fibRpf?: true;
+  /** nft only: `meta nfproto [!=] ipv4|ipv6` (an inet table sees both families). */
+  nfproto?: Negatable & { value: 'ipv4' | 'ipv6' };
+  /** nft only: `ct status [!=] dnat|snat|…` (one status bit). */
+  ctStatus?: Negatable & { status: string };
   comment?: string;
 }
 
@@ -74,7 +78,17 @@ export type GenTarget =
   | { kind: 'REDIRECT'; port?: number }
   | { kind: 'jump' | 'goto'; chain: string }
   /** nft only: `counter <l4> dport vmap @map` (the map is in GenTable.vmaps). */
-  | { kind: 'vmap'; l4: 'tcp' | 'udp'; map: string };
+  | { kind: 'vmap'; l4: 'tcp' | 'udp'; map: string }
+  /**
+   * nft only: an anonymous verdict map, `counter <key> vmap { k : verdict, … }`, always followed by a
+   * harness `counter comment "diff-vmap-miss"` rule (see decide-from-counters for the oracle).
+   * Keys are nft element text (`22`, `80-90`, `10.1.0.0/28`, `10.1.0.5 . 22`).
+   */
+  | { kind: 'avmap'; key: AvmapKey; l4: 'tcp' | 'udp'; entries: Array<{ key: string; verdict: 'accept' | 'drop' | { jump: string } }> }
+  /** nft only: `continue` (a no-op verdict: evaluation goes on with the next rule). */
+  | { kind: 'CONTINUE' };
+
+export type AvmapKey = 'dport' | 'saddr' | 'saddr.dport';
 
 export interface GenRule { match: GenMatch; target: GenTarget }
 
@@ -86,6 +100,8 @@ export interface GenChain {
   priority?: number;
   policy?: 'ACCEPT' | 'DROP';
   rules: GenRule[];
+  /** nft only: the jump target of an anonymous verdict map; opens with `counter comment "diff-vmap-jump"`. */
+  vmapTarget?: true;
 }
 
 export interface GenTable { name: TableName; chains: GenChain[]; sets?: GenNamedSet[]; vmaps?: GenVmap[] }
