@@ -168,13 +168,36 @@ export function martianReason(pkt: Packet, env: MatchEnv): string | undefined {
   return undefined;
 }
 
+interface RouteNet { iface: string; family: Family; addr: bigint; mask: bigint }
+
+/** The context's routes, validated (a bad CIDR or interface name is a usage error). */
+export function routeNets(ctx?: HostContext): RouteNet[] {
+  const out: RouteNet[] = [];
+  for (const r of ctx?.routes ?? []) {
+    const net = typeof r.dst === 'string' && r.dst.includes('/') ? parseNet(r.dst) : undefined;
+    if (!net) throw usageError(`route destination "${String(r.dst)}" is not a CIDR (use 0.0.0.0/0 or ::/0 for the default route)`);
+    if (typeof r.iface !== 'string' || !/^[^\s/]{1,15}$/.test(r.iface)) throw usageError(`route ${r.dst}: "${String(r.iface)}" is not an interface name`);
+    out.push({ iface: r.iface, family: net.family, addr: net.addr, mask: net.mask });
+  }
+  return out;
+}
+
+/**
+ * The interface routing sends `pkt` out of: the longest prefix among the connected subnets and the
+ * context's routes (on a tie the connected subnet wins: the context carries no metrics). `null`
+ * when the context knows no route to the destination.
+ */
 export function routeIface(pkt: Packet, ctx?: HostContext): string | null {
-  let best: IfaceNet | undefined;
+  let best: { iface: string; mask: bigint } | undefined;
   for (const n of interfaceNets(ctx)) {
     if (n.family !== pkt.family || (pkt.dst & n.mask) !== n.addr) continue;
-    if (!best || n.mask > best.mask) best = n;
+    if (!best || n.mask > best.mask) best = { iface: n.name, mask: n.mask };
   }
-  return best?.name ?? null;
+  for (const r of routeNets(ctx)) {
+    if (r.family !== pkt.family || (pkt.dst & r.mask) !== r.addr) continue;
+    if (!best || r.mask > best.mask) best = { iface: r.iface, mask: r.mask };
+  }
+  return best?.iface ?? null;
 }
 
 export function primaryAddress(ctx: HostContext | undefined, iface: string | null, family: Family): bigint | undefined {

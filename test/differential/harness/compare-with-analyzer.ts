@@ -2,7 +2,7 @@ import { explainPacket, mergeRulesets, parseRuleset, type ExplainResult, type Pa
 import type { LoadedRuleset, ProbeAnswer } from './kernel-oracle.ts';
 import { rejectTypeOf } from './reject-type-of.ts';
 import type { ObservedReply } from './start-reply-capture.ts';
-import { FW_INTERFACES, LOCAL_ADDRESSES, LOCAL_ADDRESSES6 } from './lab-topology.ts';
+import { FW_INTERFACES, FW_ROUTES, LOCAL_ADDRESSES, LOCAL_ADDRESSES6 } from './lab-topology.ts';
 import type { ProbePacket } from './start-packet-sender.ts';
 import type { CtState } from './ruleset-model.ts';
 
@@ -10,6 +10,8 @@ import type { CtState } from './ruleset-model.ts';
 export const LAB_HOST_CONTEXT = {
   localAddresses: [...LOCAL_ADDRESSES, ...LOCAL_ADDRESSES6],
   interfaces: FW_INTERFACES.map((i) => ({ name: i.name, addresses: [...i.addresses.map((a) => `${a}/32`), ...i.addresses6.map((a) => `${a}/128`)] })),
+  // The lab answers through its default route, not by the probe's interface: `-o` rules see out0.
+  routes: FW_ROUTES.map((r) => ({ ...r })),
 };
 
 /** A comparable answer: where each base chain on the path decided, and the overall verdict. */

@@ -1,4 +1,4 @@
-import { FW_INTERFACES } from './lab-topology.ts';
+import { EGRESS_IFACE, FW_INTERFACES } from './lab-topology.ts';
 import { inNetns, runCommand } from './run-command.ts';
 
 export interface LabLink { fwIface: string; genIface: string; fwMac: string; genMac: string }
@@ -14,8 +14,6 @@ export interface Lab {
   /** The firewall interface every reply leaves by (default route, ARP off). */
   egressIface: string;
 }
-
-const EGRESS_IFACE = 'out0';
 
 /**
  * Builds gen ⇄ fw over one veth pair per firewall interface, plus fw ⇄ sink for replies.
