@@ -209,7 +209,7 @@ function explainOne(prep: Prepared, input: PacketInput, ctx: HostContext | undef
   const mkRun = (direction: 'request' | 'reply') => (assumptions: Map<Rule, boolean>): SimRun => ({
     compiled: prep.compiled, env, assumptions, noBranch: false, trace: wantTrace ? [] : null, useIndex: opts.useIndex === true,
     direction, warnings: new Set(), unknownSeen: new Map(), redirected: false, natBound: false, conntrackActive: ctActive,
-    primaryAddress: (iface, family) => primaryAddress(ctx, iface, family),
+    primaryAddress: (iface, family, dst) => primaryAddress(ctx, iface, family, dst),
   });
   const hooks = {
     isLocal: (p: Packet) => isLocalDestination(p, env),

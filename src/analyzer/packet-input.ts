@@ -200,10 +200,21 @@ export function routeIface(pkt: Packet, ctx?: HostContext): string | null {
   return best?.iface ?? null;
 }
 
-export function primaryAddress(ctx: HostContext | undefined, iface: string | null, family: Family): bigint | undefined {
+/**
+ * The address REDIRECT sends to: the interface's first IPv4 address; for IPv6 the first address
+ * (in `ip addr` order) of the same scope as the original destination (nf_nat_redirect_ipv6), so a
+ * link-local destination is redirected to the link-local address.
+ */
+export function primaryAddress(ctx: HostContext | undefined, iface: string | null, family: Family, dst?: bigint): bigint | undefined {
   if (iface === null) return undefined;
   if (iface === 'lo') return family === 'ipv4' ? 0x7f000001n : 1n;
-  return interfaceNets(ctx).find((n) => n.name === iface && n.family === family)?.host;
+  const own = interfaceNets(ctx).filter((n) => n.name === iface && n.family === family);
+  if (family === 'ipv6' && dst !== undefined) return own.find((n) => isLinkLocal6(n.host) === isLinkLocal6(dst))?.host;
+  return own[0]?.host;
+}
+
+function isLinkLocal6(v: bigint): boolean {
+  return v >> 118n === 0x3fan;
 }
 
 /** Strings for reports (no bigints in results). */

@@ -49,6 +49,9 @@ const NFT_LOOKUPS: Record<string, RegExp> = {
   fibType: /\{"fib":\{"result":"type"/,
 };
 
+/** A rule matching the output interface, in iptables-save text or nft JSON (kernel counters). */
+const OUT_IFACE_RULE = /(?:^| )-o \S|"key":"oifname"/;
+
 /** `mixed`: legacy iptables and native nft loaded at once (nft shifted by +5 so no two base chains tie). */
 interface Failure { label: string; outcome: CaseOutcome; backend: Backend | 'mixed'; seed: number; family: 'ip' | 'inet' }
 
@@ -104,6 +107,13 @@ describeLab('analyzer agrees with the kernel (differential)', () => {
         const deciding = (o.kernelRaw?.path ?? []).map((p) => p.rule ?? '').join('\n');
         for (const [name, pattern] of Object.entries(NFT_LOOKUPS)) if (pattern.test(deciding)) coverage[name] = (coverage[name] ?? 0) + 1;
         if (o.analyzer.alternatives.length > 0 && JSON.stringify(o.analyzer.raw).includes('fib needs the routing table')) coverage.fibUnjudgeable = (coverage.fibUnjudgeable ?? 0) + 1;
+        // `-o`/oifname: a rule on it decided the forwarded packet or the firewall's answer.
+        const decidingAll = [...(o.kernelRaw?.path ?? []), ...(o.kernelRaw?.reply?.path ?? [])].map((p) => p.rule ?? '');
+        if (decidingAll.some((r) => OUT_IFACE_RULE.test(r))) coverage.outIface = (coverage.outIface ?? 0) + 1;
+        // A REJECT in OUTPUT decided the firewall's answer, and the guard caught the error it sent.
+        if (o.kernel.reply !== undefined) coverage.replyObserved = (coverage.replyObserved ?? 0) + 1;
+        if (o.kernelRaw?.reply?.verdict === 'reject') coverage.outputReject = (coverage.outputReject ?? 0) + 1;
+        if (o.kernel.replyRejectWith !== undefined) coverage.outputRejectError = (coverage.outputRejectError ?? 0) + 1;
       }
     };
     const reproduce = ipFamily === 'ipv6' ? 'WHY_BLOCKED_DIFF_SEED6=%s WHY_BLOCKED_DIFF_CASES6=1' : 'WHY_BLOCKED_DIFF_SEED=%s WHY_BLOCKED_DIFF_CASES=1';
@@ -181,6 +191,10 @@ describeLab('analyzer agrees with the kernel (differential)', () => {
     expect(failures.length === 0 ? '' : `${summary}\n\n${report.join('\n\n')}`).toBe('');
     if (process.env.WHY_BLOCKED_DIFF_DEBUG === '1') console.log(ipFamily, coverage);
     // nft sets, verdict maps and fib (IPv4 only for fib): each must have decided some packet.
+    // `-o`/oifname in OUTPUT and FORWARD (both families): some rule on it must have decided a packet.
+    if (cases >= 6) expect(coverage.outIface ?? 0).toBeGreaterThan(0);
+    // REJECT in filter OUTPUT (both families): it must have rejected some answer, with its error seen.
+    if (cases >= 6) expect([coverage.outputReject ?? 0, coverage.outputRejectError ?? 0].every((n) => n > 0)).toBe(true);
     if (cases >= 6 && backends.includes('nft')) {
       const wanted = Object.keys(NFT_LOOKUPS).filter((k) => ipFamily === 'ipv4' || k !== 'fibType');
       if (ipFamily === 'ipv4') wanted.push('fibUnjudgeable');

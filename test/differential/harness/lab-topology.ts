@@ -43,3 +43,6 @@ export const FW_ROUTES: ReadonlyArray<{ dst: string; iface: string }> = [
   { dst: '0.0.0.0/0', iface: EGRESS_IFACE },
   { dst: '::/0', iface: EGRESS_IFACE },
 ];
+
+/** Names offered to `-o`: the lab's real egress, prefixes of it, the probe interfaces (never the way out) and absent ones. */
+export const OUT_IFACE_PATTERNS: readonly string[] = ['out0', 'out0', 'out+', 'o+', 'eth0', 'ens5', 'eth+', 'lo', 'out'];
