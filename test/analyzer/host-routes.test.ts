@@ -74,3 +74,18 @@ describe('host routes (HostContext.routes)', () => {
     expect(() => explainPacket(rs, tcp(8081), { ...ctx, routes })).toThrow(expect.objectContaining({ code: ErrorCode.Usage }));
   });
 });
+
+describe('IPv6 REDIRECT (nf_nat_redirect_ipv6)', () => {
+  const rs = parseRuleset(['*nat', ':PREROUTING ACCEPT [0:0]', ':INPUT ACCEPT [0:0]', ':OUTPUT ACCEPT [0:0]', ':POSTROUTING ACCEPT [0:0]',
+    '-A PREROUTING -p tcp -m tcp --dport 80 -j REDIRECT --to-ports 8080', 'COMMIT', ''].join('\n'), { format: 'iptables-save', family: 'ipv6' });
+  // In `ip -j addr` order: the kernel lists a newer global address first.
+  const ctx6: HostContext = { interfaces: [{ name: 'eth0', addresses: ['fe80::1/64', '2001:db8::2/64', '2001:db8::1/64'] }] };
+  const to = (dst: string): PacketInput => ({ proto: 'tcp', src: dst.startsWith('fe80') ? 'fe80::9' : '2001:db8::9', dst, sport: 40000, dport: 80, inIface: 'eth0' });
+
+  it.each([
+    ['a global destination goes to the first global address of the interface', '2001:db8::1', '2001:db8::2'],
+    ['a link-local destination goes to the link-local address', 'fe80::1', 'fe80::1'],
+  ])('%s', (_name, dst, expected) => {
+    expect(explainPacket(rs, to(dst), ctx6).translated).toMatchObject({ dst: expected, dport: 8080 });
+  });
+});

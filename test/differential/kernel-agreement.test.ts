@@ -16,8 +16,10 @@ import { runDifferentialCase, runDifferentialParts, type CaseOutcome } from './h
  * same (verdict, deciding rule or policy, what every base chain on the path did, local delivery or
  * FORWARD after DNAT, and for accepted echo requests / SYNs to the lab's listener the fate of the
  * firewall's answer in OUTPUT). Generated rulesets cover IPv4 and IPv6 (iptables/ip6tables legacy
- * and nft backends, nft ip/ip6/inet), raw NOTRACK, mangle MARK, nat PREROUTING DNAT/REDIRECT (IPv4),
- * filter FORWARD/OUTPUT, and one planted unjudgeable match (limit, recent, string, statistic,
+ * and nft backends, nft ip/ip6/inet), raw NOTRACK, mangle MARK, nat PREROUTING DNAT/REDIRECT (both
+ * families, to INPUT or FORWARD), filter FORWARD/OUTPUT with `-o`/oifname (the lab answers through
+ * its default route, given to the analyzer as a route), REJECT in OUTPUT (its error to the firewall
+ * itself is caught by the harness's self-error guard and compared by type), and one planted unjudgeable match (limit, recent, string, statistic,
  * length, nft quota) per ruleset at most, where the kernel must take one of the outcomes the
  * analyzer offers. Native nft rulesets also get anonymous and named sets (addresses, ports, an
  * address . port concatenation, negated too), a named verdict map with per-element counters,
@@ -111,6 +113,8 @@ describeLab('analyzer agrees with the kernel (differential)', () => {
         const decidingAll = [...(o.kernelRaw?.path ?? []), ...(o.kernelRaw?.reply?.path ?? [])].map((p) => p.rule ?? '');
         if (decidingAll.some((r) => OUT_IFACE_RULE.test(r))) coverage.outIface = (coverage.outIface ?? 0) + 1;
         // A REJECT in OUTPUT decided the firewall's answer, and the guard caught the error it sent.
+        // DNAT/REDIRECT rewrote the destination (to a local address or elsewhere); agreement is checked separately.
+        if ((o.analyzer.raw as { translated?: unknown }).translated !== undefined) coverage.natTranslated = (coverage.natTranslated ?? 0) + 1;
         if (o.kernel.reply !== undefined) coverage.replyObserved = (coverage.replyObserved ?? 0) + 1;
         if (o.kernelRaw?.reply?.verdict === 'reject') coverage.outputReject = (coverage.outputReject ?? 0) + 1;
         if (o.kernel.replyRejectWith !== undefined) coverage.outputRejectError = (coverage.outputRejectError ?? 0) + 1;
@@ -184,8 +188,9 @@ describeLab('analyzer agrees with the kernel (differential)', () => {
     const mixedRuns = backends.includes('iptables-legacy') && backends.includes('nft') ? 1 : 0;
     expect(compared).toBe(cases * PACKETS * (backends.length + mixedRuns));
     if (cases >= 6) {
-      // DNAT to another host (FORWARD) exists only in IPv4 rulesets; limit/recent/string/quota in both.
-      if (ipFamily === 'ipv4') expect(coverage.forwarded).toBeGreaterThan(0);
+      // DNAT to another host (FORWARD) and DNAT/REDIRECT at all, in both families; limit/recent/string/quota too.
+      expect(coverage.forwarded).toBeGreaterThan(0);
+      expect(coverage.natTranslated ?? 0).toBeGreaterThan(0);
       expect(coverage.unjudgeable).toBeGreaterThan(0);
     }
     expect(failures.length === 0 ? '' : `${summary}\n\n${report.join('\n\n')}`).toBe('');
