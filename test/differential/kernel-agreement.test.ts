@@ -3,7 +3,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeLab } from '../helpers/lab-gate.ts';
 import { FIXTURE_RULESETS, LEGACY_UNDER_FIREWALLD } from './harness/fixture-rulesets.ts';
 import { formatDisagreement } from './harness/format-disagreement.ts';
-import { generatePackets } from './harness/generate-packets.ts';
+import { generateAnswerProbes, generatePackets } from './harness/generate-packets.ts';
 import { generateRuleset } from './harness/generate-ruleset.ts';
 import { KernelOracle, type Backend, type IpFamily } from './harness/kernel-oracle.ts';
 import { minimizeDisagreement, renderFor } from './harness/minimize-disagreement.ts';
@@ -38,6 +38,8 @@ const PACKETS = Number(process.env.WHY_BLOCKED_DIFF_PACKETS ?? 16);
 const BASE_SEED = Number(process.env.WHY_BLOCKED_DIFF_SEED ?? 20261124);
 const CASES6 = Number(process.env.WHY_BLOCKED_DIFF_CASES6 ?? 6);
 const BASE_SEED6 = Number(process.env.WHY_BLOCKED_DIFF_SEED6 ?? 20261600);
+/** Extra probes per ruleset and backend that the firewall answers if it accepts them (OUTPUT is judged through answers). */
+const ANSWER_PROBES = 3;
 const WORKERS = 2;
 const MAX_MINIMIZED = 3;
 const REGRESSION_DIR = fileURLToPath(new URL('./regressions/', import.meta.url));
@@ -129,7 +131,8 @@ describeLab('analyzer agrees with the kernel (differential)', () => {
           const family = seed % 3 === 0 ? 'inet' : 'ip';
           const text = renderFor(backend, model, family);
           if (text === undefined) throw new Error(`seed ${seed}: the nft dialect generated a rule nft cannot express`);
-          const outcomes = await runDifferentialCase(oracle, backend, text, generatePackets(model, PACKETS, seed ^ 0x5bd1e995), ipFamily);
+          const packets = [...generatePackets(model, PACKETS, seed ^ 0x5bd1e995), ...generateAnswerProbes(model, ANSWER_PROBES, seed ^ 0x616e7377)];
+          const outcomes = await runDifferentialCase(oracle, backend, text, packets, ipFamily);
           tally(outcomes);
           for (const o of outcomes) if (!o.agree) failures.push({ label: `seed ${seed}`, outcome: o, backend, seed, family });
         }
@@ -186,7 +189,7 @@ describeLab('analyzer agrees with the kernel (differential)', () => {
     }
     const summary = `${failures.length} of ${compared} packet comparisons disagree (backends: ${backends.join(', ')})`;
     const mixedRuns = backends.includes('iptables-legacy') && backends.includes('nft') ? 1 : 0;
-    expect(compared).toBe(cases * PACKETS * (backends.length + mixedRuns));
+    expect(compared).toBe(cases * ((PACKETS + ANSWER_PROBES) * backends.length + PACKETS * mixedRuns));
     if (cases >= 6) {
       // DNAT to another host (FORWARD) and DNAT/REDIRECT at all, in both families; limit/recent/string/quota too.
       expect(coverage.forwarded).toBeGreaterThan(0);
