@@ -27,7 +27,7 @@ export function generateRuleset(seed: number, dialect: 'iptables' | 'nft', famil
   addOutput(createPrng(seed ^ 0x6f757400), dialect, tables);
   if (dialect === 'nft') addNftLookups(createPrng(seed ^ 0x6e667365), tables);
   // IPv6 nat from its own stream (IPv4 kept its earlier one), before the `-o` rules so FORWARD gets them too.
-  if (family === 'ipv6') addNat(createPrng(seed ^ 0x6e617436), dialect, tables);
+  if (family === 'ipv6') addNat(createPrng(seed ^ 0x6e617436), dialect, tables, 0.7);
   addOutIface(createPrng(seed ^ 0x6f696600), dialect, tables);
   addOutputReject(createPrng(seed ^ 0x72656a6f), dialect, tables);
   return family === 'ipv6' ? { seed, dialect, family, tables } : { seed, dialect, tables };
@@ -84,14 +84,15 @@ function mangleTable(rng: Prng, dialect: 'iptables' | 'nft'): GenTable {
 /** Where DNAT sends packets: the firewall's own addresses (then INPUT) or hosts behind its default route (then FORWARD). */
 const DNAT_TARGETS = ['10.99.0.3', '203.0.113.10', '10.98.0.2', '192.0.2.50', '198.18.0.9'];
 /** The same for IPv6 (the lab sets net.ipv6.conf.all.forwarding=1). */
-const DNAT_TARGETS6 = ['2001:db8:99::3', 'fd00:113::10', '2001:db8:98::2', '2001:db8:50::9', 'fd00:18::9'];
+const DNAT_TARGETS6 = ['2001:db8:99::3', 'fd00:113::10', '2001:db8:50::9', 'fd00:18::9', '2001:db8:50::9'];
 
 /**
  * nat PREROUTING with DNAT/REDIRECT (IPv4 or IPv6), plus a filter FORWARD chain for what DNAT sends elsewhere.
  * (nft needs FORWARD as a base chain to observe forwarded packets at all.)
  */
-function addNat(rng: Prng, dialect: 'iptables' | 'nft', tables: GenTable[]): void {
-  if (!rng.chance(0.35)) return;
+function addNat(rng: Prng, dialect: 'iptables' | 'nft', tables: GenTable[], chance = 0.35): void {
+  // Fewer IPv6 rulesets run by default, so IPv6 gets nat more often.
+  if (!rng.chance(chance)) return;
   const rules: GenRule[] = [];
   const count = rng.int(1, 4);
   for (let i = 0; i < count; i++) {
