@@ -140,7 +140,12 @@ function unknownEntries(ex: Exploration): UnknownEntry[] {
   return out;
 }
 
-function replyPacket(req: Packet): Packet | undefined {
+/**
+ * The host's answer to `req`. It leaves by the route to the client (`outIface`); only when the host
+ * context cannot say (no route or connected subnet covers the client) is the request's input
+ * interface assumed, which is right for a symmetric path and wrong for asymmetric routing.
+ */
+function replyPacket(req: Packet, outIface: (reply: Packet) => string | null): Packet | undefined {
   const p: Packet = {
     family: req.family, proto: req.proto, src: req.dst, dst: req.src, tcpFlags: 0,
     inIface: '', outIface: req.inIface, ctState: req.ctState === 'NEW' ? 'ESTABLISHED' : req.ctState,
@@ -158,6 +163,7 @@ function replyPacket(req: Packet): Packet | undefined {
     p.icmpCode = 0;
   }
   if (req.ctState === 'UNTRACKED') p.ctState = untrackedReplyState(p);
+  p.outIface = outIface(p) ?? req.inIface;
   return p;
 }
 
@@ -203,7 +209,7 @@ function explainOne(prep: Prepared, input: PacketInput, ctx: HostContext | undef
   const mkRun = (direction: 'request' | 'reply') => (assumptions: Map<Rule, boolean>): SimRun => ({
     compiled: prep.compiled, env, assumptions, noBranch: false, trace: wantTrace ? [] : null, useIndex: opts.useIndex === true,
     direction, warnings: new Set(), unknownSeen: new Map(), redirected: false, natBound: false, conntrackActive: ctActive,
-    primaryAddress: (iface, family) => primaryAddress(ctx, iface, family),
+    primaryAddress: (iface, family, dst) => primaryAddress(ctx, iface, family, dst),
   });
   const hooks = {
     isLocal: (p: Packet) => isLocalDestination(p, env),
@@ -242,7 +248,8 @@ function explainOne(prep: Prepared, input: PacketInput, ctx: HostContext | undef
 
   let replyVerdict: Verdict | undefined;
   if (agree && o.verdict === 'accept' && o.path === 'local') {
-    const rp = replyPacket(o.packet);
+    // An answer to one of the host's own addresses is routed over lo (the local table comes first).
+    const rp = replyPacket(o.packet, (p) => (isLocalDestination(p, env) ? 'lo' : routeIface(p, ctx)));
     if (rp) {
       const rex = explore(mkRun('reply'), (run) => runReply(rp, run), maxLeaves);
       const rprimary = rex.leaves[0] as Leaf;

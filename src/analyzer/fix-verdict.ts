@@ -35,7 +35,7 @@ export function quickVerdict(ruleset: Ruleset, input: PacketInput, ctx: HostCont
     const assumptions = stack.pop() as Map<Rule, boolean>;
     const run: SimRun = {
       compiled, env, assumptions, noBranch: false, trace: null, useIndex: true, direction: 'request', warnings: new Set(),
-      unknownSeen: new Map(), redirected: false, natBound: false, conntrackActive: ctActive, primaryAddress: (iface, family) => primaryAddress(ctx, iface, family),
+      unknownSeen: new Map(), redirected: false, natBound: false, conntrackActive: ctActive, primaryAddress: (iface, family, dst) => primaryAddress(ctx, iface, family, dst),
     };
     const r = runRequest(pkt, run, hooks);
     if (r.kind === 'branch') {

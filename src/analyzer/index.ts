@@ -1,6 +1,6 @@
 /** Public API of the pure firewall analyzer. Other modules import from here only. */
 export type {
-  BaseChainInfo, Chain, ChainType, CtState, Family, FieldKey, Hook, HostContext, HostInterface, Match, Packet,
+  BaseChainInfo, Chain, ChainType, CtState, Family, FieldKey, Hook, HostContext, HostInterface, HostRoute, Match, Packet,
   RejectSpec, RejectWith, Rule, RuleRef, Ruleset, Table, TableFamily, Target,
 } from './model.ts';
 export { parseRuleset, type ParseRulesetOptions } from './parse-ruleset.ts';

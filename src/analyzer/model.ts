@@ -44,10 +44,21 @@ export interface HostInterface {
   addresses: string[];
 }
 
+/** A routing-table entry: packets to `dst` (CIDR; `0.0.0.0/0` or `::/0` is the default route) leave by `iface`. */
+export interface HostRoute {
+  dst: string;
+  iface: string;
+}
+
 export interface HostContext {
   /** The host's own addresses (addrtype LOCAL, local delivery). Defaults to the packet's destination. */
   localAddresses?: string[];
   interfaces?: HostInterface[];
+  /**
+   * Routes beyond the interfaces' connected subnets (`ip route`): they choose the output interface of
+   * forwarded packets and of the host's own answers. Without them only connected subnets are known.
+   */
+  routes?: HostRoute[];
 }
 
 export type PortRange = readonly [number, number];

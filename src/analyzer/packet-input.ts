@@ -168,19 +168,53 @@ export function martianReason(pkt: Packet, env: MatchEnv): string | undefined {
   return undefined;
 }
 
-export function routeIface(pkt: Packet, ctx?: HostContext): string | null {
-  let best: IfaceNet | undefined;
-  for (const n of interfaceNets(ctx)) {
-    if (n.family !== pkt.family || (pkt.dst & n.mask) !== n.addr) continue;
-    if (!best || n.mask > best.mask) best = n;
+interface RouteNet { iface: string; family: Family; addr: bigint; mask: bigint }
+
+/** The context's routes, validated (a bad CIDR or interface name is a usage error). */
+export function routeNets(ctx?: HostContext): RouteNet[] {
+  const out: RouteNet[] = [];
+  for (const r of ctx?.routes ?? []) {
+    const net = typeof r.dst === 'string' && r.dst.includes('/') ? parseNet(r.dst) : undefined;
+    if (!net) throw usageError(`route destination "${String(r.dst)}" is not a CIDR (use 0.0.0.0/0 or ::/0 for the default route)`);
+    if (typeof r.iface !== 'string' || !/^[^\s/]{1,15}$/.test(r.iface)) throw usageError(`route ${r.dst}: "${String(r.iface)}" is not an interface name`);
+    out.push({ iface: r.iface, family: net.family, addr: net.addr, mask: net.mask });
   }
-  return best?.name ?? null;
+  return out;
 }
 
-export function primaryAddress(ctx: HostContext | undefined, iface: string | null, family: Family): bigint | undefined {
+/**
+ * The interface routing sends `pkt` out of: the longest prefix among the connected subnets and the
+ * context's routes (on a tie the connected subnet wins: the context carries no metrics). `null`
+ * when the context knows no route to the destination.
+ */
+export function routeIface(pkt: Packet, ctx?: HostContext): string | null {
+  let best: { iface: string; mask: bigint } | undefined;
+  for (const n of interfaceNets(ctx)) {
+    if (n.family !== pkt.family || (pkt.dst & n.mask) !== n.addr) continue;
+    if (!best || n.mask > best.mask) best = { iface: n.name, mask: n.mask };
+  }
+  for (const r of routeNets(ctx)) {
+    if (r.family !== pkt.family || (pkt.dst & r.mask) !== r.addr) continue;
+    if (!best || r.mask > best.mask) best = { iface: r.iface, mask: r.mask };
+  }
+  return best?.iface ?? null;
+}
+
+/**
+ * The address REDIRECT sends to: the interface's first IPv4 address; for IPv6 the first address
+ * (in `ip addr` order) of the same scope as the original destination (nf_nat_redirect_ipv6), so a
+ * link-local destination is redirected to the link-local address.
+ */
+export function primaryAddress(ctx: HostContext | undefined, iface: string | null, family: Family, dst?: bigint): bigint | undefined {
   if (iface === null) return undefined;
   if (iface === 'lo') return family === 'ipv4' ? 0x7f000001n : 1n;
-  return interfaceNets(ctx).find((n) => n.name === iface && n.family === family)?.host;
+  const own = interfaceNets(ctx).filter((n) => n.name === iface && n.family === family);
+  if (family === 'ipv6' && dst !== undefined) return own.find((n) => isLinkLocal6(n.host) === isLinkLocal6(dst))?.host;
+  return own[0]?.host;
+}
+
+function isLinkLocal6(v: bigint): boolean {
+  return v >> 118n === 0x3fan;
 }
 
 /** Strings for reports (no bigints in results). */

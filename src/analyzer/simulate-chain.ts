@@ -50,7 +50,7 @@ export interface SimRun {
   warnings: Set<string>;
   unknownSeen: Map<Rule, UnknownSeen>;
   /** Primary address per interface, for REDIRECT. */
-  primaryAddress: (iface: string | null, family: Packet['family']) => bigint | undefined;
+  primaryAddress: (iface: string | null, family: Packet['family'], dst?: bigint) => bigint | undefined;
   /** Set when REDIRECT made the packet local whatever its destination. */
   redirected: boolean;
   natBound: boolean;
@@ -248,7 +248,7 @@ export function runBaseChain(entry: HookEntry, pkt: Packet, run: SimRun, ctAttac
         if (target.kind === 'dnat') {
           if (target.addr !== undefined) pkt.dst = target.addr;
         } else {
-          const addr = run.primaryAddress(pkt.inIface, pkt.family);
+          const addr = run.primaryAddress(pkt.inIface, pkt.family, pkt.dst);
           if (addr !== undefined) pkt.dst = addr;
           run.redirected = true;
         }

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
-  explainPacket, explainPackets, mergeRulesets, parseRuleset, protoName, type ExplainResult, type HostContext, type PacketInput, type Ruleset,
+  explainPacket, explainPackets, mergeRulesets, parseNet, parseRuleset, protoName, type ExplainResult, type HostContext, type PacketInput, type Ruleset,
 } from '../analyzer/index.ts';
 import { ErrorCode, usageError, WhyBlockedError } from '../errors.ts';
 import type { CliCommand, CliIo } from './cli-command.ts';
@@ -11,13 +11,17 @@ const usage = `Usage:
   why-blocked explain --ruleset FILE [--ruleset FILE ...] [--format auto|iptables-save|nft-json]
       --src IP --dst IP --proto tcp|udp|icmp|N [--dport N] [--sport N] [--in-iface IF]
       [--state NEW|ESTABLISHED|RELATED|INVALID|UNTRACKED] [--local-address IP ...]
-      [--interface NAME=ADDR/LEN ...] [--json]
+      [--interface NAME=ADDR/LEN ...] [--route CIDR=IFACE ...] [--json]
   why-blocked explain --ruleset FILE ... --packets FILE.jsonl [--json]
 
 Simulates the packet through every ruleset given (iptables-save / ip6tables-save text or
 \`nft -j list ruleset\` JSON; several files = several sources active at once) and names the rule that
 decides, the rules it shadows, and what the client will see. --interface describes the host's
 interfaces (routing after DNAT/REDIRECT, addrtype); --local-address adds host addresses.
+--route adds the host's other routes (\`ip route\`; 0.0.0.0/0 or ::/0 is the default route): with
+them, a forwarded packet and the host's own answer leave by the interface the longest matching
+prefix names, which \`-o\`/\`oifname\` rules see. Without a route to the client, the answer is assumed
+to leave by the interface the request came in on.
 --packets reads one JSON object per line, {"proto","src","dst","sport","dport","inIface","state"},
 and prints one JSON result per line, in order.
 Exit codes: 0 done, 2 bad arguments or unreadable ruleset.`;
@@ -71,7 +75,7 @@ function packetFromJson(line: string, lineNo: number): PacketInput {
   return p;
 }
 
-function hostContext(localAddresses: string[], interfaces: string[]): HostContext | undefined {
+function hostContext(localAddresses: string[], interfaces: string[], routes: string[]): HostContext | undefined {
   const ctx: HostContext = {};
   if (localAddresses.length > 0) ctx.localAddresses = localAddresses;
   const byName = new Map<string, string[]>();
@@ -81,7 +85,13 @@ function hostContext(localAddresses: string[], interfaces: string[]): HostContex
     byName.set(m[1] as string, [...(byName.get(m[1] as string) ?? []), m[2] as string]);
   }
   if (byName.size > 0) ctx.interfaces = [...byName].map(([name, addresses]) => ({ name, addresses }));
-  return ctx.localAddresses || ctx.interfaces ? ctx : undefined;
+  for (const spec of routes) {
+    const m = /^([^=\s]+\/\d{1,3})=([^=\s/]{1,15})$/.exec(spec);
+    const dst = m?.[1];
+    if (m === null || dst === undefined || parseNet(dst) === undefined) throw usageError(`--route must look like 0.0.0.0/0=eth0 or 2001:db8::/32=wg0, got "${spec}"`);
+    (ctx.routes ??= []).push({ dst, iface: m[2] as string });
+  }
+  return ctx.localAddresses || ctx.interfaces || ctx.routes ? ctx : undefined;
 }
 
 function where(d: ExplainResult['decidedBy']): string {
@@ -108,7 +118,10 @@ export function renderExplanation(r: ExplainResult): string {
   }
   out.push(`Client sees: ${r.symptom.client}`);
   out.push(`tcpdump on the server: ${r.symptom.tcpdump.split('\n').join('\n                       ')}`);
-  if (r.reply) out.push(`Reply: ${r.reply.verdict.toUpperCase()} by ${where(r.reply.decidedBy)}`);
+  if (r.reply) {
+    const via = typeof r.reply.packet.outIface === 'string' ? ` (leaves by ${r.reply.packet.outIface})` : '';
+    out.push(`Reply${via}: ${r.reply.verdict.toUpperCase()}${r.reply.rejectWith ? ` (${r.reply.rejectWith})` : ''} by ${where(r.reply.decidedBy)}`);
+  }
   for (const w of r.warnings) out.push(`Warning: ${w}`);
   out.push('', 'Trace:');
   for (const t of [...r.trace, ...(r.reply?.trace ?? [])]) {
@@ -128,7 +141,7 @@ async function run(args: string[], io: CliIo): Promise<number> {
         ruleset: { type: 'string', multiple: true, default: [] }, format: { type: 'string', default: 'auto' },
         src: { type: 'string' }, dst: { type: 'string' }, proto: { type: 'string' }, dport: { type: 'string' }, sport: { type: 'string' },
         'in-iface': { type: 'string' }, state: { type: 'string' }, 'local-address': { type: 'string', multiple: true, default: [] },
-        interface: { type: 'string', multiple: true, default: [] },
+        interface: { type: 'string', multiple: true, default: [] }, route: { type: 'string', multiple: true, default: [] },
         packets: { type: 'string' }, json: { type: 'boolean', default: false },
       },
     });
@@ -136,7 +149,7 @@ async function run(args: string[], io: CliIo): Promise<number> {
     throw usageError((err as Error).message);
   }
   const v = parsed.values;
-  const ctx = hostContext(v['local-address'], v.interface);
+  const ctx = hostContext(v['local-address'], v.interface, v.route);
   const ruleset = loadRulesets(io, v.ruleset, v.format);
 
   if (v.packets !== undefined) {

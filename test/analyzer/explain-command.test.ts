@@ -62,6 +62,20 @@ describe('why-blocked explain', () => {
     expect(bad.code).toBe(2);
   });
 
+  it('--route decides which interface the answer leaves by, which `-o` in OUTPUT sees', async () => {
+    const rules = join(dir, 'out-eth1.rules');
+    writeFileSync(rules, '*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-A OUTPUT -o eth1 -j REJECT --reject-with icmp-admin-prohibited\nCOMMIT\n');
+    const args = ['--ruleset', rules, '--src', '198.51.100.7', '--dst', '10.0.0.1', '--proto', 'tcp', '--dport', '22', '--in-iface', 'eth0', '--interface', 'eth0=10.0.0.1/24'];
+    // Without a route to the client the answer is assumed to go back the way the request came.
+    const symmetric = JSON.parse((await cli([...args, '--json'])).out) as { reply: { verdict: string; packet: { outIface: string } } };
+    expect(symmetric.reply).toMatchObject({ verdict: 'accept', packet: { outIface: 'eth0' } });
+    const routed = await cli([...args, '--route', '0.0.0.0/0=eth1', '--route', '198.51.100.0/25=eth0', '--json']);
+    expect(JSON.parse(routed.out)).toMatchObject({ reply: { verdict: 'accept', packet: { outIface: 'eth0' } } });
+    const viaDefault = await cli([...args, '--src', '198.51.100.200', '--route', '0.0.0.0/0=eth1', '--route', '198.51.100.0/25=eth0']);
+    expect(viaDefault.code).toBe(0);
+    expect(viaDefault.out).toContain('Reply (leaves by eth1): REJECT (icmp-admin-prohibited) by iptables filter OUTPUT rule 1');
+  });
+
   it('batch mode answers one JSON line per input line, in order', async () => {
     const file = join(dir, 'packets.jsonl');
     writeFileSync(file, [
@@ -98,6 +112,11 @@ describe('why-blocked explain', () => {
     ['missing ruleset file', ['--ruleset', 'nope.rules', '--src', '192.168.30.1', '--dst', '192.168.30.2', '--proto', 'tcp'], 'nope.rules'],
     ['unknown flag', [...seed, '--bogus'], 'bogus'],
     ['bad format', [...seed, '--format', 'xml', '--src', '192.168.30.1', '--dst', '192.168.30.2', '--proto', 'tcp'], '--format'],
+    ...([
+      ['route without interface', '10.0.0.0/8'], ['route without prefix length', '10.0.0.0=eth0'], ['route prefix too long', '10.0.0.0/33=eth0'],
+      ['route not an address', 'default=eth0'], ['route with empty interface', '::/0='], ['route interface with a slash', '::/0=a/b'],
+      ['route interface too long', '0.0.0.0/0=abcdefghijklmnop'],
+    ] as const).map(([name, spec]): [string, string[], string] => [name, [...seed, '--src', '192.168.30.1', '--dst', '192.168.30.2', '--proto', 'tcp', '--route', spec], '--route']),
   ];
   it.each(usageCases)('%s is a usage error (exit 2)', async (_n, args, mention) => {
     const r = await cli(args);

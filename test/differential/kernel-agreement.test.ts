@@ -3,7 +3,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeLab } from '../helpers/lab-gate.ts';
 import { FIXTURE_RULESETS, LEGACY_UNDER_FIREWALLD } from './harness/fixture-rulesets.ts';
 import { formatDisagreement } from './harness/format-disagreement.ts';
-import { generatePackets } from './harness/generate-packets.ts';
+import { generateAnswerProbes, generatePackets } from './harness/generate-packets.ts';
 import { generateRuleset } from './harness/generate-ruleset.ts';
 import { KernelOracle, type Backend, type IpFamily } from './harness/kernel-oracle.ts';
 import { minimizeDisagreement, renderFor } from './harness/minimize-disagreement.ts';
@@ -16,8 +16,10 @@ import { runDifferentialCase, runDifferentialParts, type CaseOutcome } from './h
  * same (verdict, deciding rule or policy, what every base chain on the path did, local delivery or
  * FORWARD after DNAT, and for accepted echo requests / SYNs to the lab's listener the fate of the
  * firewall's answer in OUTPUT). Generated rulesets cover IPv4 and IPv6 (iptables/ip6tables legacy
- * and nft backends, nft ip/ip6/inet), raw NOTRACK, mangle MARK, nat PREROUTING DNAT/REDIRECT (IPv4),
- * filter FORWARD/OUTPUT, and one planted unjudgeable match (limit, recent, string, statistic,
+ * and nft backends, nft ip/ip6/inet), raw NOTRACK, mangle MARK, nat PREROUTING DNAT/REDIRECT (both
+ * families, to INPUT or FORWARD), filter FORWARD/OUTPUT with `-o`/oifname (the lab answers through
+ * its default route, given to the analyzer as a route), REJECT in OUTPUT (its error to the firewall
+ * itself is caught by the harness's self-error guard and compared by type), and one planted unjudgeable match (limit, recent, string, statistic,
  * length, nft quota) per ruleset at most, where the kernel must take one of the outcomes the
  * analyzer offers. Native nft rulesets also get anonymous and named sets (addresses, ports, an
  * address . port concatenation, negated too), a named verdict map with per-element counters,
@@ -39,6 +41,8 @@ const PACKETS = Number(process.env.WHY_BLOCKED_DIFF_PACKETS ?? 16);
 const BASE_SEED = Number(process.env.WHY_BLOCKED_DIFF_SEED ?? 20261124);
 const CASES6 = Number(process.env.WHY_BLOCKED_DIFF_CASES6 ?? 6);
 const BASE_SEED6 = Number(process.env.WHY_BLOCKED_DIFF_SEED6 ?? 20261600);
+/** Extra probes per ruleset and backend that the firewall answers if it accepts them (OUTPUT is judged through answers). */
+const ANSWER_PROBES = 3;
 const WORKERS = 2;
 const MAX_MINIMIZED = 3;
 const REGRESSION_DIR = fileURLToPath(new URL('./regressions/', import.meta.url));
@@ -74,6 +78,8 @@ function extraCoverage(o: CaseOutcome): string[] {
   return found;
 }
 const EXTRA_COVERAGE = ['userChainLookup', 'anonymousVmapAcceptOrDrop', 'continueVerdict'];
+/** A rule matching the output interface, in iptables-save text or nft JSON (kernel counters). */
+const OUT_IFACE_RULE = /(?:^| )-o \S|"key":"oifname"/;
 
 /** `mixed`: legacy iptables and native nft loaded at once (nft shifted by +5 so no two base chains tie). */
 interface Failure { label: string; outcome: CaseOutcome; backend: Backend | 'mixed'; seed: number; family: 'ip' | 'inet' }
@@ -131,6 +137,15 @@ describeLab('analyzer agrees with the kernel (differential)', () => {
         for (const [name, pattern] of Object.entries(NFT_LOOKUPS)) if (pattern.test(deciding)) coverage[name] = (coverage[name] ?? 0) + 1;
         if (o.analyzer.alternatives.length > 0 && JSON.stringify(o.analyzer.raw).includes('fib needs the routing table')) coverage.fibUnjudgeable = (coverage.fibUnjudgeable ?? 0) + 1;
         if (o.agree) for (const name of extraCoverage(o)) coverage[name] = (coverage[name] ?? 0) + 1;
+        // `-o`/oifname: a rule on it decided the forwarded packet or the firewall's answer.
+        const decidingAll = [...(o.kernelRaw?.path ?? []), ...(o.kernelRaw?.reply?.path ?? [])].map((p) => p.rule ?? '');
+        if (decidingAll.some((r) => OUT_IFACE_RULE.test(r))) coverage.outIface = (coverage.outIface ?? 0) + 1;
+        // A REJECT in OUTPUT decided the firewall's answer, and the guard caught the error it sent.
+        // DNAT/REDIRECT rewrote the destination (to a local address or elsewhere); agreement is checked separately.
+        if ((o.analyzer.raw as { translated?: unknown }).translated !== undefined) coverage.natTranslated = (coverage.natTranslated ?? 0) + 1;
+        if (o.kernel.reply !== undefined) coverage.replyObserved = (coverage.replyObserved ?? 0) + 1;
+        if (o.kernelRaw?.reply?.verdict === 'reject') coverage.outputReject = (coverage.outputReject ?? 0) + 1;
+        if (o.kernel.replyRejectWith !== undefined) coverage.outputRejectError = (coverage.outputRejectError ?? 0) + 1;
       }
     };
     const reproduce = ipFamily === 'ipv6' ? 'WHY_BLOCKED_DIFF_SEED6=%s WHY_BLOCKED_DIFF_CASES6=1' : 'WHY_BLOCKED_DIFF_SEED=%s WHY_BLOCKED_DIFF_CASES=1';
@@ -142,7 +157,8 @@ describeLab('analyzer agrees with the kernel (differential)', () => {
           const family = seed % 3 === 0 ? 'inet' : 'ip';
           const text = renderFor(backend, model, family);
           if (text === undefined) throw new Error(`seed ${seed}: the nft dialect generated a rule nft cannot express`);
-          const outcomes = await runDifferentialCase(oracle, backend, text, generatePackets(model, PACKETS, seed ^ 0x5bd1e995), ipFamily);
+          const packets = [...generatePackets(model, PACKETS, seed ^ 0x5bd1e995), ...generateAnswerProbes(model, ANSWER_PROBES, seed ^ 0x616e7377)];
+          const outcomes = await runDifferentialCase(oracle, backend, text, packets, ipFamily);
           tally(outcomes);
           for (const o of outcomes) if (!o.agree) failures.push({ label: `seed ${seed}`, outcome: o, backend, seed, family });
         }
@@ -199,15 +215,20 @@ describeLab('analyzer agrees with the kernel (differential)', () => {
     }
     const summary = `${failures.length} of ${compared} packet comparisons disagree (backends: ${backends.join(', ')})`;
     const mixedRuns = backends.includes('iptables-legacy') && backends.includes('nft') ? 1 : 0;
-    expect(compared).toBe(cases * PACKETS * (backends.length + mixedRuns));
+    expect(compared).toBe(cases * ((PACKETS + ANSWER_PROBES) * backends.length + PACKETS * mixedRuns));
     if (cases >= 6) {
-      // DNAT to another host (FORWARD) exists only in IPv4 rulesets; limit/recent/string/quota in both.
-      if (ipFamily === 'ipv4') expect(coverage.forwarded).toBeGreaterThan(0);
+      // DNAT to another host (FORWARD) and DNAT/REDIRECT at all, in both families; limit/recent/string/quota too.
+      expect(coverage.forwarded).toBeGreaterThan(0);
+      expect(coverage.natTranslated ?? 0).toBeGreaterThan(0);
       expect(coverage.unjudgeable).toBeGreaterThan(0);
     }
     expect(failures.length === 0 ? '' : `${summary}\n\n${report.join('\n\n')}`).toBe('');
     if (process.env.WHY_BLOCKED_DIFF_DEBUG === '1') console.log(ipFamily, coverage);
     // nft sets, verdict maps, fib, nfproto, ct status, continue: each must have decided (or, continue, passed) some packet.
+    // `-o`/oifname in OUTPUT and FORWARD (both families): some rule on it must have decided a packet.
+    if (cases >= 6) expect(coverage.outIface ?? 0).toBeGreaterThan(0);
+    // REJECT in filter OUTPUT (both families): it must have rejected some answer, with its error seen.
+    if (cases >= 6) expect([coverage.outputReject ?? 0, coverage.outputRejectError ?? 0].every((n) => n > 0)).toBe(true);
     if (cases >= 6 && backends.includes('nft')) {
       // ct status dnat needs DNAT, which only IPv4 rulesets generate; the rarer extras (an anonymous map
       // holding both verdicts, continue) are required where the cases are many (IPv4), in every backend mix.

@@ -11,6 +11,7 @@ import { ruleOrdinal } from './harness/rule-ordinal.ts';
 import { rejectTypeOf } from './harness/reject-type-of.ts';
 import { parseNftCounters } from './harness/parse-nft-counters.ts';
 import { inNetns, runCommand } from './harness/run-command.ts';
+import { LAB_HOST_CONTEXT } from './harness/compare-with-analyzer.ts';
 
 // The oracle on its own: before the analyzer is compared with it, it must give the answers we
 // know from first principles, and the conntrack states the generator predicts must be the kernel's.
@@ -111,6 +112,44 @@ describeLab('kernel oracle (differential harness)', () => {
     const { stdout } = await runCommand(inNetns(oracle.lab.fw, ['nft', '-j', 'list', 'ruleset']));
     const entry = parseNftCounters(stdout).chains.find((c) => c.table === 'watch')?.rules[0];
     expect(entry?.packets).toBe(1);
+  });
+
+  // REJECT in OUTPUT answers the firewall's own SYN-ACK with an error addressed to the firewall. Without
+  // the harness's guard that error crosses OUTPUT, POSTROUTING, then PREROUTING and INPUT via lo (FINDINGS.md).
+  const outputRejects: Array<[string, 'ipv4' | 'ipv6']> = [
+    ...['icmp-port-unreachable', 'icmp-admin-prohibited', 'icmp-net-unreachable', 'tcp-reset'].map((t): [string, 'ipv4'] => [t, 'ipv4']),
+    ...['icmp6-port-unreachable', 'icmp6-adm-prohibited', 'icmp6-no-route', 'tcp-reset'].map((t): [string, 'ipv6'] => [t, 'ipv6']),
+  ];
+  it.each(outputRejects)('REJECT --reject-with %s in OUTPUT (%s): the guard catches its error before any tested chain', async (type, family) => {
+    const probe = { ...(family === 'ipv6' ? tcp6(['SYN']) : tcp(['SYN'])), dport: 80, sport: 41000 + outputRejects.findIndex(([t, f]) => t === type && f === family) };
+    const text = [
+      '*raw', ':PREROUTING ACCEPT [0:0]', ':OUTPUT ACCEPT [0:0]', '-A PREROUTING -i lo', `-A OUTPUT -d ${probe.dst}`, 'COMMIT',
+      '*filter', ':INPUT ACCEPT [0:0]', ':FORWARD ACCEPT [0:0]', ':OUTPUT ACCEPT [0:0]', '-A INPUT -i lo',
+      `-A OUTPUT -p tcp -m tcp --sport 80 -j REJECT --reject-with ${type}`, 'COMMIT', '',
+    ].join('\n');
+    await oracle.load('iptables-legacy', text, family);
+    const answer = await oracle.probe(probe);
+    expect({ reply: answer.reply?.verdict, position: answer.reply?.decidedBy.position, error: answer.replyError }).toEqual({ reply: 'reject', position: 1, error: type });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const { stdout } = await runCommand(inNetns(oracle.lab.fw, [family === 'ipv6' ? 'ip6tables-legacy-save' : 'iptables-legacy-save', '-c']));
+    // The rules that would count the error on its way to and back through lo stayed at zero.
+    expect(stdout.split('\n').filter((l) => /^\[\d+:\d+\] -A (PREROUTING -i lo|INPUT -i lo|OUTPUT -d )/.test(l)).map((l) => l.replace(/:\d+\]/, ']')).sort()).toEqual([
+      '[0] -A INPUT -i lo', `[0] -A OUTPUT -d ${probe.dst}/${family === 'ipv6' ? 128 : 32}`, '[0] -A PREROUTING -i lo',
+    ]);
+  });
+
+  it("the analyzer's lab host context is the lab's own `ip -j addr` (in its order) and default routes", async () => {
+    const addr = JSON.parse((await runCommand(inNetns(oracle.lab.fw, ['ip', '-j', 'addr']))).stdout) as Array<{ ifname: string; addr_info: Array<{ local: string; prefixlen: number }> }>;
+    const interfaces = addr.filter((i) => LAB_HOST_CONTEXT.interfaces.some((c) => c.name === i.ifname))
+      .map((i) => ({ name: i.ifname, addresses: i.addr_info.map((a) => `${a.local}/${a.prefixlen}`) }));
+    expect(interfaces).toEqual(LAB_HOST_CONTEXT.interfaces);
+    const routes: Array<{ dst: string; iface: string }> = [];
+    for (const [flag, all] of [['-4', '0.0.0.0/0'], ['-6', '::/0']] as const) {
+      const listed = JSON.parse((await runCommand(inNetns(oracle.lab.fw, ['ip', flag, '-j', 'route']))).stdout) as Array<{ dst: string; dev: string }>;
+      // Besides the default route, the kernel lists only ::1 and the /128 prefix routes, which the interfaces give.
+      routes.push(...listed.filter((r) => r.dst === 'default').map((r) => ({ dst: all, iface: r.dev })));
+    }
+    expect(routes).toEqual(LAB_HOST_CONTEXT.routes);
   });
 
   for (const fixture of FIXTURE_RULESETS) {

@@ -2,14 +2,18 @@ import { explainPacket, mergeRulesets, parseRuleset, type ExplainResult, type Pa
 import type { LoadedRuleset, ProbeAnswer } from './kernel-oracle.ts';
 import { rejectTypeOf } from './reject-type-of.ts';
 import type { ObservedReply } from './start-reply-capture.ts';
-import { FW_INTERFACES, LOCAL_ADDRESSES, LOCAL_ADDRESSES6 } from './lab-topology.ts';
+import { FW_INTERFACES, FW_ROUTES, LOCAL_ADDRESSES, LOCAL_ADDRESSES6 } from './lab-topology.ts';
 import type { ProbePacket } from './start-packet-sender.ts';
 import type { CtState } from './ruleset-model.ts';
 
 /** The firewall namespace as the analyzer must be told about it. */
 export const LAB_HOST_CONTEXT = {
   localAddresses: [...LOCAL_ADDRESSES, ...LOCAL_ADDRESSES6],
-  interfaces: FW_INTERFACES.map((i) => ({ name: i.name, addresses: [...i.addresses.map((a) => `${a}/32`), ...i.addresses6.map((a) => `${a}/128`)] })),
+  // In `ip -j addr` order, as a real host context would list them: the kernel puts a newer global
+  // IPv6 address ahead of older ones (the first one is what IPv6 REDIRECT picks); IPv4 keeps add order.
+  interfaces: FW_INTERFACES.map((i) => ({ name: i.name, addresses: [...i.addresses.map((a) => `${a}/32`), ...[...i.addresses6].reverse().map((a) => `${a}/128`)] })),
+  // The lab answers through its default route, not by the probe's interface: `-o` rules see out0.
+  routes: FW_ROUTES.map((r) => ({ ...r })),
 };
 
 /** A comparable answer: where each base chain on the path decided, and the overall verdict. */
@@ -24,6 +28,11 @@ export interface ComparableAnswer {
    * Compared only when the kernel observed one (see ProbeAnswer.reply).
    */
   reply?: string;
+  /**
+   * When the answer is REJECTed in OUTPUT: the error type. For the kernel it is the error the harness's
+   * self-error guard caught (what the REJECT really produced), absent when it produced nothing.
+   */
+  replyRejectWith?: string;
   /**
    * Reject type. For the kernel it is read off the wire (the reply the firewall actually sent), and
    * absent when a REJECT sent nothing (e.g. no ICMP error is sent about an ICMP error).
@@ -93,6 +102,7 @@ export function fromKernel(answer: ProbeAnswer): ComparableAnswer {
   if (answer.reply !== undefined) {
     const d = answer.reply.decidedBy;
     out.reply = `${answer.reply.verdict} by ${where(sourceOf(d.family), d.table, d.chain, d.position, d.policy)}`;
+    if (answer.replyError !== undefined) out.replyRejectWith = answer.replyError;
   }
   if (answer.verdict === 'reject') {
     const seen = answer.replies.map(rejectTypeOf).find((t) => t !== undefined);
@@ -121,6 +131,7 @@ function fromAnalyzer(result: ExplainResult): ComparableAnswer {
   if (result.reply !== undefined) {
     const d = result.reply.decidedBy;
     out.reply = `${result.reply.verdict} by ${where(d.source, d.table, d.chain, id(d), d.policy)}`;
+    if (result.reply.rejectWith !== undefined) out.replyRejectWith = result.reply.rejectWith;
   }
   return out;
 }
@@ -165,7 +176,8 @@ function where(source: string, table: string, chain: string, position: number | 
 export function sameAnswer(kernel: ComparableAnswer, analyzer: ComparableAnswer): boolean {
   return kernel.verdict === analyzer.verdict && kernel.route === analyzer.route && kernel.decidedBy === analyzer.decidedBy && kernel.path.join('|') === analyzer.path.join('|')
     && (kernel.rejectWith === undefined || kernel.rejectWith === analyzer.rejectWith)
-    && (kernel.reply === undefined || kernel.reply === analyzer.reply);
+    && (kernel.reply === undefined || kernel.reply === analyzer.reply)
+    && (kernel.replyRejectWith === undefined || kernel.replyRejectWith === analyzer.replyRejectWith);
 }
 
 function trimResult(result: ExplainResult): unknown {

@@ -37,7 +37,11 @@ export interface CounterChain {
   rules: CounterRule[];
 }
 
-export interface CounterSnapshot { chains: CounterChain[] }
+export interface CounterSnapshot {
+  chains: CounterChain[];
+  /** Errors the harness's self-error guard dropped, per type (self-error-guard.ts); not part of the ruleset. */
+  guard?: Record<string, number>;
+}
 
 export function chainKey(chain: Pick<CounterChain, 'family' | 'table' | 'name'>): string {
   return `${chain.family} ${chain.table} ${chain.name}`;

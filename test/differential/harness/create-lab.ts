@@ -1,4 +1,4 @@
-import { FW_INTERFACES } from './lab-topology.ts';
+import { EGRESS_IFACE, FW_INTERFACES } from './lab-topology.ts';
 import { inNetns, runCommand } from './run-command.ts';
 
 export interface LabLink { fwIface: string; genIface: string; fwMac: string; genMac: string }
@@ -14,8 +14,6 @@ export interface Lab {
   /** The firewall interface every reply leaves by (default route, ARP off). */
   egressIface: string;
 }
-
-const EGRESS_IFACE = 'out0';
 
 /**
  * Builds gen ⇄ fw over one veth pair per firewall interface, plus fw ⇄ sink for replies.
@@ -48,6 +46,9 @@ export async function createLab(tag: string): Promise<Lab> {
     }
     // DNAT to another host must reach FORWARD (and leave by the default route to the sink).
     await fwSysctl('net.ipv4.ip_forward', '1');
+    // The same for IPv6, set before any interface exists so each one starts out as a router's.
+    await fwSysctl('net.ipv6.conf.default.forwarding', '1');
+    await fwSysctl('net.ipv6.conf.all.forwarding', '1');
     await fwSysctl('net.ipv4.conf.all.rp_filter', '0');
     await fwSysctl('net.ipv4.conf.default.rp_filter', '0');
     for (const [index, iface] of FW_INTERFACES.entries()) {

@@ -3,7 +3,7 @@ import type { CaseOutcome } from './run-differential-case.ts';
 
 /** Everything needed to reproduce and judge one disagreement, as text for the failure message. */
 export function formatDisagreement(outcome: CaseOutcome, label: string): string {
-  const show = (a: ComparableAnswer): string => `${a.verdict}${a.rejectWith ? ` (${a.rejectWith})` : ''}${a.route === 'forward' ? ' [routed through FORWARD]' : ''} by ${a.decidedBy}${a.wire ? `; on the wire: ${a.wire}` : ''}${a.reply ? `\n      reply (OUTPUT): ${a.reply}` : ''}\n      path: ${a.path.join(' ; ') || '(none)'}`;
+  const show = (a: ComparableAnswer): string => `${a.verdict}${a.rejectWith ? ` (${a.rejectWith})` : ''}${a.route === 'forward' ? ' [routed through FORWARD]' : ''} by ${a.decidedBy}${a.wire ? `; on the wire: ${a.wire}` : ''}${a.reply ? `\n      reply (OUTPUT): ${a.reply}${a.replyRejectWith ? ` (${a.replyRejectWith})` : ''}` : ''}\n      path: ${a.path.join(' ; ') || '(none)'}`;
   return [
     `── ${label} [${outcome.backend}]`,
     `   packet:   ${JSON.stringify(outcome.analyzer.input)}`,

@@ -1,7 +1,7 @@
 import { createPrng, type Prng } from './create-prng.ts';
 import { intToIp, ipToInt, parseCidr } from './ipv4.ts';
 import { addIp6, bigToIp6, canonicalIp6, parseCidr6 } from './ipv6.ts';
-import { FW_INTERFACE_NAMES, LOCAL_ADDRESSES, LOCAL_ADDRESSES6, SOURCE_NETWORKS, SOURCE_NETWORKS6 } from './lab-topology.ts';
+import { FW_INTERFACE_NAMES, LISTEN_PORTS, LOCAL_ADDRESSES, LOCAL_ADDRESSES6, SOURCE_NETWORKS, SOURCE_NETWORKS6 } from './lab-topology.ts';
 import type { ProbePacket } from './start-packet-sender.ts';
 import type { CtState, GenRuleset } from './ruleset-model.ts';
 
@@ -80,6 +80,25 @@ export function generatePackets(ruleset: GenRuleset, count: number, seed: number
     packets.push({ packet, state: predictedCtState(packet) });
   }
   return packets;
+}
+
+/**
+ * Probes the firewall answers when it accepts them (a SYN to the lab's listener, an echo request),
+ * from their own stream: OUTPUT rules (`-o`, REJECT) are judged only through such answers, and
+ * generatePackets draws few of them (about one packet in ten).
+ */
+export function generateAnswerProbes(ruleset: GenRuleset, count: number, seed: number): GeneratedPacket[] {
+  const rng = createPrng(seed);
+  const f = FAMILY_DRAWS[ruleset.family === 'ipv6' ? 'ipv6' : 'ipv4'];
+  const out: GeneratedPacket[] = [];
+  for (let i = 0; i < count; i++) {
+    const base = { src: f.randomSource(rng), dst: rng.pick(f.locals), inIface: rng.pick(FW_INTERFACE_NAMES) };
+    const packet: ProbePacket = rng.chance(0.7)
+      ? { ...base, proto: 'tcp', sport: rng.int(1024, 65535), dport: rng.pick(LISTEN_PORTS), tcpFlags: ['SYN'] }
+      : { ...base, proto: f.icmpProto, icmpType: f.icmpProto === 'icmp' ? 8 : 128, icmpCode: 0 };
+    out.push({ packet, state: predictedCtState(packet) });
+  }
+  return out;
 }
 
 /** What differs between the IPv4 and IPv6 packet draws; the draws themselves (and their order) are shared. */

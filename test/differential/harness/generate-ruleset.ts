@@ -1,7 +1,7 @@
 import { createPrng, type Prng } from './create-prng.ts';
 import { canonicalCidr, intToIp, ipToInt, parseCidr } from './ipv4.ts';
 import { addIp6, bigToIp6, canonicalCidr6, parseCidr6 } from './ipv6.ts';
-import { IFACE_PATTERNS, LOCAL_ADDRESSES, LOCAL_ADDRESSES6, SOURCE_NETWORKS, SOURCE_NETWORKS6 } from './lab-topology.ts';
+import { IFACE_PATTERNS, OUT_IFACE_PATTERNS, LOCAL_ADDRESSES, LOCAL_ADDRESSES6, SOURCE_NETWORKS, SOURCE_NETWORKS6 } from './lab-topology.ts';
 import type { AvmapKey, CtState, GenChain, GenNamedSet, GenVmap, NftSetKey, GenMatch, GenRule, GenRuleset, GenTable, GenTarget, PortRange, RejectWith, StatefulMatch } from './ruleset-model.ts';
 
 /**
@@ -26,6 +26,8 @@ export function generateRuleset(seed: number, dialect: 'iptables' | 'nft', famil
   addStateful(createPrng(seed ^ 0x73746174), dialect, tables);
   addOutput(createPrng(seed ^ 0x6f757400), dialect, tables);
   if (dialect === 'nft') addNftLookups(createPrng(seed ^ 0x6e667365), tables);
+  // IPv6 nat from its own stream (IPv4 kept its earlier one), before the `-o` rules so FORWARD gets them too.
+  if (family === 'ipv6') addNat(createPrng(seed ^ 0x6e617436), dialect, tables, 0.7);
   // Each later nft feature has its own stream too, so adding one leaves every other's draws alone.
   if (dialect === 'nft') {
     addAnonymousVmaps(createPrng(seed ^ 0x61766d70), tables);
@@ -35,6 +37,8 @@ export function generateRuleset(seed: number, dialect: 'iptables' | 'nft', famil
     addContinue(createPrng(seed ^ 0x636f6e74), tables);
     if (family === 'ipv6') addFib6(createPrng(seed ^ 0x66696236), tables);
   }
+  addOutIface(createPrng(seed ^ 0x6f696600), dialect, tables);
+  addOutputReject(createPrng(seed ^ 0x72656a6f), dialect, tables);
   return family === 'ipv6' ? { seed, dialect, family, tables } : { seed, dialect, tables };
 }
 
@@ -88,13 +92,16 @@ function mangleTable(rng: Prng, dialect: 'iptables' | 'nft'): GenTable {
 
 /** Where DNAT sends packets: the firewall's own addresses (then INPUT) or hosts behind its default route (then FORWARD). */
 const DNAT_TARGETS = ['10.99.0.3', '203.0.113.10', '10.98.0.2', '192.0.2.50', '198.18.0.9'];
+/** The same for IPv6 (the lab sets net.ipv6.conf.all.forwarding=1). */
+const DNAT_TARGETS6 = ['2001:db8:99::3', 'fd00:113::10', '2001:db8:50::9', 'fd00:18::9', '2001:db8:50::9'];
 
 /**
- * nat PREROUTING with DNAT/REDIRECT, plus a filter FORWARD chain for what DNAT sends elsewhere.
+ * nat PREROUTING with DNAT/REDIRECT (IPv4 or IPv6), plus a filter FORWARD chain for what DNAT sends elsewhere.
  * (nft needs FORWARD as a base chain to observe forwarded packets at all.)
  */
-function addNat(rng: Prng, dialect: 'iptables' | 'nft', tables: GenTable[]): void {
-  if (!rng.chance(0.35)) return;
+function addNat(rng: Prng, dialect: 'iptables' | 'nft', tables: GenTable[], chance = 0.35): void {
+  // Fewer IPv6 rulesets run by default, so IPv6 gets nat more often.
+  if (!rng.chance(chance)) return;
   const rules: GenRule[] = [];
   const count = rng.int(1, 4);
   for (let i = 0; i < count; i++) {
@@ -104,7 +111,7 @@ function addNat(rng: Prng, dialect: 'iptables' | 'nft', tables: GenTable[]): voi
     const port = rng.pick([22, 80, 2000, 8080]);
     const roll = rng.next();
     const target: GenTarget = roll < 0.55
-      ? { kind: 'DNAT', to: rng.pick(DNAT_TARGETS), ...(withPort ? { port } : {}) }
+      ? { kind: 'DNAT', to: rng.pick(currentFamily === 'ipv6' ? DNAT_TARGETS6 : DNAT_TARGETS), ...(withPort ? { port } : {}) }
       : roll < 0.8 ? { kind: 'REDIRECT', ...(withPort ? { port } : {}) } : { kind: rng.pick(['ACCEPT', 'RETURN', 'NONE'] as const) };
     rules.push({ match, target });
   }
@@ -183,7 +190,11 @@ function natMatch(rng: Prng): GenMatch {
     match.proto = { name, neg: false };
     if (rng.chance(0.6)) match.dport = { ...randomPortRange(rng), neg: rng.chance(0.15) };
   }
-  if (rng.chance(0.25)) match.src = { cidr: canonicalCidr(pickSourceBase(rng), rng.pick([8, 16, 24])), neg: rng.chance(0.2) };
+  if (rng.chance(0.25)) {
+    const base = pickSourceBase(rng);
+    const len = rng.pick([8, 16, 24]);
+    match.src = { cidr: currentFamily === 'ipv6' ? canonicalCidr6(base, len * 2 + 16) : canonicalCidr(base, len), neg: rng.chance(0.2) };
+  }
   if (rng.chance(0.15)) match.inIface = { name: rng.pick(IFACE_PATTERNS), neg: false };
   return match;
 }
@@ -588,4 +599,61 @@ function addFib6(rng: Prng, tables: GenTable[]): void {
   const types = rng.some(['local', 'unicast', 'multicast', 'anycast'], 2);
   const match: GenMatch = { fibType: { field, types, neg: rng.chance(0.3) } };
   found.input.rules.splice(rng.int(0, Math.min(3, found.input.rules.length)), 0, { match, target: filterTarget(rng, match, [], true) });
+}
+
+/**
+ * `-o` / `oifname` rules in filter OUTPUT (the firewall's answers leave by its default route, out0,
+ * whatever interface the probe came in on) and in filter FORWARD (where DNAT sends elsewhere). Near
+ * the top of the chain so that they decide often; OUTPUT is created when the ruleset has none.
+ */
+function addOutIface(rng: Prng, dialect: 'iptables' | 'nft', tables: GenTable[]): void {
+  const filter = tables.find((t) => t.name === 'filter');
+  if (filter === undefined || !rng.chance(0.6)) return;
+  let output = filter.chains.find((c) => c.name === 'OUTPUT');
+  if (output === undefined) filter.chains.push(output = { name: 'OUTPUT', hook: 'OUTPUT', policy: rng.chance(0.3) ? 'DROP' : 'ACCEPT', rules: [] });
+  openAnswers(rng, filter);
+  const forward = filter.chains.find((c) => c.name === 'FORWARD');
+  for (const chain of forward === undefined ? [output] : [output, forward]) {
+    const count = rng.int(1, 2);
+    for (let i = 0; i < count; i++) {
+      const match: GenMatch = chain === output && rng.chance(0.5) ? outputMatch(rng, dialect) : {};
+      match.outIface = { name: rng.pick(OUT_IFACE_PATTERNS), neg: rng.chance(0.25) };
+      const roll = rng.next();
+      const target: GenTarget = { kind: roll < 0.45 ? 'ACCEPT' : roll < 0.85 ? 'DROP' : 'NONE' };
+      chain.rules.splice(rng.int(0, Math.min(1, chain.rules.length)), 0, { match, target });
+    }
+  }
+}
+
+/**
+ * A REJECT in filter OUTPUT: the firewall's answer is rejected, and REJECT's error goes to the
+ * firewall itself. The harness's self-error guard drops that error before any tested chain sees
+ * it and tells which error it was (self-error-guard.ts, FINDINGS.md).
+ */
+function addOutputReject(rng: Prng, dialect: 'iptables' | 'nft', tables: GenTable[]): void {
+  const filter = tables.find((t) => t.name === 'filter');
+  if (filter === undefined || !rng.chance(0.45)) return;
+  let output = filter.chains.find((c) => c.name === 'OUTPUT');
+  if (output === undefined) filter.chains.push(output = { name: 'OUTPUT', hook: 'OUTPUT', policy: 'ACCEPT', rules: [] });
+  openAnswers(rng, filter);
+  const match: GenMatch = rng.chance(0.6) ? outputMatch(rng, dialect) : {};
+  if (rng.chance(0.25)) match.outIface = { name: rng.pick(OUT_IFACE_PATTERNS), neg: rng.chance(0.25) };
+  const tcp = match.proto?.name === 'tcp' && !match.proto.neg;
+  const rejectWith = tcp && rng.chance(0.4) ? 'tcp-reset' : rng.pick(currentFamily === 'ipv6' ? REJECT_TYPES6 : REJECT_TYPES);
+  output.rules.splice(rng.int(0, Math.min(2, output.rules.length)), 0, { match, target: { kind: 'REJECT', rejectWith } });
+}
+
+/**
+ * Only an accepted SYN to the lab's listener or an accepted echo request is answered, and most
+ * generated INPUT chains accept few of them: an OUTPUT feature is compared only through answers, so
+ * it usually opens one kind at the top of filter INPUT (the port also steers generatePackets to it).
+ */
+function openAnswers(rng: Prng, filter: GenTable): void {
+  const input = filter.chains.find((c) => c.name === 'INPUT');
+  if (input === undefined || !rng.chance(0.7)) return;
+  const match: GenMatch = rng.chance(0.6)
+    ? { proto: { name: 'tcp', neg: false }, dport: { lo: rng.pick([80, 443]), hi: 0, neg: false } }
+    : { proto: { name: currentFamily === 'ipv6' ? 'icmpv6' : 'icmp', neg: false }, icmpType: { type: currentFamily === 'ipv6' ? 128 : 8, neg: false } };
+  if (match.dport !== undefined) match.dport.hi = match.dport.lo;
+  input.rules.unshift({ match, target: { kind: 'ACCEPT' } });
 }

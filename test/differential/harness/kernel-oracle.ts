@@ -13,6 +13,7 @@ import { inNetns, runCommand } from './run-command.ts';
 import { canonicalIp6 } from './ipv6.ts';
 import { LISTEN_PORTS } from './lab-topology.ts';
 import { startLineProcess, type LineProcess } from './line-process.ts';
+import { guardDelta, selfErrorGuardScript, splitGuard } from './self-error-guard.ts';
 
 export type Backend = 'iptables-legacy' | 'iptables-nft' | 'nft';
 
@@ -26,6 +27,12 @@ export interface ProbeAnswer extends KernelAnswer {
    * (SYN-ACK). Absent otherwise, or when no output chain can observe it.
    */
   reply?: KernelAnswer;
+  /**
+   * When the answer was REJECTed in OUTPUT: the error that REJECT really produced (addressed to the
+   * firewall itself, caught by the harness's self-error guard before any tested chain), e.g.
+   * `icmp-port-unreachable` or `tcp-reset`. Absent when the REJECT produced nothing.
+   */
+  replyError?: string;
 }
 
 export type IpFamily = 'ipv4' | 'ipv6';
@@ -52,6 +59,7 @@ export class KernelOracle {
   private readonly legacyTables: Record<IpFamily, Set<string>> = { ipv4: new Set(), ipv6: new Set() };
   private readonly workDir = mkdtempSync(join(tmpdir(), 'wb-diff-'));
   private readonly recentSyns = new Map<string, number>();
+  private readonly guardFile = join(this.workDir, 'self-error-guard.nft');
 
   private constructor(readonly lab: Lab, private readonly sender: PacketSender, private readonly capture: ReplyCapture, private readonly listener: LineProcess) {}
 
@@ -113,12 +121,13 @@ export class KernelOracle {
       writeFileSync(file, [...tables].map((t) => `*${t}\n${(LEGACY_BUILTINS[t] ?? []).map((c) => `:${c} ACCEPT [0:0]`).join('\n')}\nCOMMIT\n`).join(''));
       return file;
     });
+    writeFileSync(this.guardFile, selfErrorGuardScript());
     const loadArgs = parts.flatMap((part, index) => {
       const file = join(this.workDir, `ruleset-${index}.rules`);
       writeFileSync(file, part.text);
       return [part.family === 'ipv6' && part.backend !== 'nft' ? `${part.backend}6` : part.backend, file];
     });
-    await runCommand(inNetns(this.lab.fw, ['sh', '-c', CLEAR_THEN_LOAD, 'load', ...resetFiles, ...loadArgs]));
+    await runCommand(inNetns(this.lab.fw, ['sh', '-c', CLEAR_THEN_LOAD, 'load', ...resetFiles, this.guardFile, ...loadArgs]));
     for (const part of parts) {
       if (part.backend === 'iptables-legacy') for (const [, table] of part.text.matchAll(/^\*(\S+)/gm)) this.legacyTables[part.family ?? 'ipv4'].add(table as string);
     }
@@ -165,12 +174,20 @@ export class KernelOracle {
         if (reply.complete && settled) break;
       }
       if (!reply.complete) throw new Error(`the firewall's answer never crossed OUTPUT within ${SETTLE_ATTEMPTS * SETTLE_STEP_MS} ms`);
+      // REJECT sends its error from inside the OUTPUT traversal: the guard counts it in the same pass.
+      for (let attempt = 0; reply.verdict === 'reject' && guardDelta(before.guard, after.guard).length === 0 && attempt < 4; attempt++) {
+        await sleep(SETTLE_STEP_MS);
+        after = await this.readCounters();
+      }
     }
     this.snapshot = after;
     // Replies are handed to the capture synchronously when sent, i.e. before the counters settled.
     const sameAddress = (a: string, b: string): boolean => (a.includes(':') && b.includes(':') ? canonicalIp6(a) === canonicalIp6(b) : a === b);
     const replies = (await this.capture.drain()).filter((r) => sameAddress(r.dst, packet.src));
-    return reply === undefined ? { ...answer, replies } : { ...answer, replies, reply };
+    if (reply === undefined) return { ...answer, replies };
+    const errors = guardDelta(before.guard, after.guard);
+    if (errors.length > 1) throw new Error(`the guard caught several errors to the firewall itself during one answer: ${errors.join(', ')}`);
+    return reply.verdict === 'reject' && errors[0] !== undefined ? { ...answer, replies, reply, replyError: errors[0] } : { ...answer, replies, reply };
   }
 
   /**
@@ -193,7 +210,9 @@ export class KernelOracle {
   private async dumpAll(): Promise<Array<{ text: string; snapshot: CounterSnapshot }>> {
     if (this.parts.length === 0) throw new Error('no ruleset loaded');
     const out: Array<{ text: string; snapshot: CounterSnapshot }> = [];
-    for (const part of this.parts) out.push(await this.dumpCounters(part.backend, part.family));
+    // nft dumps include the guard table; otherwise the last dump lists it too.
+    const guardInNft = this.parts.some((p) => p.backend === 'nft');
+    for (const [index, part] of this.parts.entries()) out.push(await this.dumpCounters(part.backend, part.family, !guardInNft && index === this.parts.length - 1));
     return out;
   }
 
@@ -201,13 +220,25 @@ export class KernelOracle {
    * Dumps counters and then empties conntrack in one process start (the per-probe cost is mostly
    * process starts), so the next packet is again the first of its flow with a predictable state.
    */
-  private async dumpCounters(backend: Backend, family: IpFamily): Promise<{ text: string; snapshot: CounterSnapshot }> {
-    const dump = (argv: string[]): Promise<string> => runCommand(inNetns(this.lab.fw, ['sh', '-c', DUMP_THEN_FLUSH, 'dump', ...argv])).then((r) => r.stdout);
+  private async dumpCounters(backend: Backend, family: IpFamily, withGuard: boolean): Promise<{ text: string; snapshot: CounterSnapshot }> {
+    const script = withGuard ? DUMP_GUARD_THEN_FLUSH : DUMP_THEN_FLUSH;
+    const dump = (argv: string[]): Promise<string> => runCommand(inNetns(this.lab.fw, ['sh', '-c', script, 'dump', ...argv])).then((r) => r.stdout);
     const ip = family === 'ipv6' ? 'ip6tables' : 'iptables';
+    const iptables = async (tool: string, source: 'iptables-legacy' | 'iptables-nft'): Promise<{ text: string; snapshot: CounterSnapshot }> => {
+      const out = await dump([tool, '-c']);
+      const at = out.indexOf(GUARD_MARKER);
+      const text = at < 0 ? out : out.slice(0, at);
+      const snapshot = parseIptablesCounters(text, source);
+      if (at >= 0) snapshot.guard = splitGuard(out.slice(at + GUARD_MARKER.length)).guard;
+      return { text, snapshot };
+    };
     switch (backend) {
-      case 'iptables-legacy': { const text = await dump([`${ip}-legacy-save`, '-c']); return { text, snapshot: parseIptablesCounters(text, backend) }; }
-      case 'iptables-nft': { const text = await dump([`${ip}-nft-save`, '-c']); return { text, snapshot: parseIptablesCounters(text, backend) }; }
-      case 'nft': { const text = await dump(['nft', '-j', 'list', 'ruleset']); return { text, snapshot: parseNftCounters(text) }; }
+      case 'iptables-legacy': return iptables(`${ip}-legacy-save`, backend);
+      case 'iptables-nft': return iptables(`${ip}-nft-save`, backend);
+      case 'nft': {
+        const { ruleset, guard } = splitGuard(await dump(['nft', '-j', 'list', 'ruleset']));
+        return { text: ruleset, snapshot: { ...parseNftCounters(ruleset), guard } };
+      }
     }
   }
 }
@@ -244,13 +275,17 @@ const SETTLE_STEP_MS = 50;
 
 /** Fixed scripts; file names and commands arrive as positional arguments, never interpolated. */
 const DUMP_THEN_FLUSH = '"$@"; status=$?; conntrack -F >/dev/null 2>&1; exit $status';
+const GUARD_MARKER = '\n#why-blocked-self-error-guard\n';
+const DUMP_GUARD_THEN_FLUSH = `"$@"; status=$?; printf '${GUARD_MARKER.replace(/\n/g, '\\n')}'; nft -j list table inet wbharness; conntrack -F >/dev/null 2>&1; exit $status`;
 const CLEAR_THEN_LOAD = [
   'set -e',
   'if [ -n "$1" ]; then iptables-legacy-restore "$1"; fi',
   'if [ -n "$2" ]; then ip6tables-legacy-restore "$2"; fi',
   'nft flush ruleset',
+  // The harness's self-error guard (self-error-guard.ts), never part of the ruleset under test.
+  'nft -f "$3"',
   'conntrack -F >/dev/null 2>&1 || true',
-  'shift 2',
+  'shift 3',
   'while [ $# -gt 0 ]; do',
   '  case "$1" in',
   '    iptables-legacy) iptables-legacy-restore "$2";; iptables-nft) iptables-nft-restore "$2";;',
@@ -275,5 +310,6 @@ function sameCounters(a: CounterSnapshot, b: CounterSnapshot): boolean {
 }
 
 function mergeSnapshots(snapshots: CounterSnapshot[]): CounterSnapshot {
-  return { chains: snapshots.flatMap((s) => s.chains) };
+  const guard = snapshots.find((s) => s.guard !== undefined)?.guard;
+  return guard === undefined ? { chains: snapshots.flatMap((s) => s.chains) } : { chains: snapshots.flatMap((s) => s.chains), guard };
 }

@@ -34,3 +34,15 @@ export const LISTEN_PORTS: readonly number[] = [80, 443];
 
 /** Names offered to `-i`: real ones, prefixes, near misses and absent ones. */
 export const IFACE_PATTERNS: readonly string[] = ['eth0', 'ens5', 'eth+', 'ens+', 'e+', 'eth', 'wlan0', 'lo'];
+
+/** The firewall's only route (IPv4 and IPv6 default): every answer and every forwarded packet leaves here. */
+export const EGRESS_IFACE = 'out0';
+
+/** The firewall's routing table beyond its /32 and /128 addresses, as `ip route` lists it (create-lab.ts). */
+export const FW_ROUTES: ReadonlyArray<{ dst: string; iface: string }> = [
+  { dst: '0.0.0.0/0', iface: EGRESS_IFACE },
+  { dst: '::/0', iface: EGRESS_IFACE },
+];
+
+/** Names offered to `-o`: the lab's real egress, prefixes of it, the probe interfaces (never the way out) and absent ones. */
+export const OUT_IFACE_PATTERNS: readonly string[] = ['out0', 'out0', 'out+', 'o+', 'eth0', 'ens5', 'eth+', 'lo', 'out'];

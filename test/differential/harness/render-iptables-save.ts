@@ -46,6 +46,7 @@ function renderMatch(m: GenMatch, v6: boolean): string[] {
   if (m.src) out.push(`${bang(m.src.neg)}-s ${m.src.cidr}`);
   if (m.dst) out.push(`${bang(m.dst.neg)}-d ${m.dst.cidr}`);
   if (m.inIface) out.push(`${bang(m.inIface.neg)}-i ${m.inIface.name}`);
+  if (m.outIface) out.push(`${bang(m.outIface.neg)}-o ${m.outIface.name}`);
   if (m.proto) out.push(`${bang(m.proto.neg)}-p ${PROTO_NAMES[m.proto.name] ?? m.proto.name}`);
   const l4 = m.proto !== undefined && !m.proto.neg ? m.proto.name : undefined;
   if ((l4 === 'tcp' || l4 === 'udp') && (m.sport || m.dport || m.tcpFlags)) {
@@ -91,7 +92,8 @@ function renderTarget(t: GenTarget): string[] {
     case 'REJECT': return [`-j REJECT --reject-with ${t.rejectWith}`];
     case 'LOG': return [`-j LOG --log-prefix ${quote(t.prefix)}`];
     case 'MARK': return [`-j MARK --set-xmark 0x${t.value.toString(16)}/0x${t.mask.toString(16)}`];
-    case 'DNAT': return [`-j DNAT --to-destination ${t.to}${t.port === undefined ? '' : `:${t.port}`}`];
+    // An IPv6 address with a port is bracketed, as ip6tables-save prints it.
+    case 'DNAT': return [`-j DNAT --to-destination ${t.port === undefined ? t.to : `${t.to.includes(':') ? `[${t.to}]` : t.to}:${t.port}`}`];
     case 'REDIRECT': return [t.port === undefined ? '-j REDIRECT' : `-j REDIRECT --to-ports ${t.port}`];
     case 'jump': return [`-j ${t.chain}`];
     case 'goto': return [`-g ${t.chain}`];

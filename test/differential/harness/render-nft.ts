@@ -113,6 +113,7 @@ function renderMatch(m: GenMatch, ip: 'ip' | 'ip6', inet = false): string[] {
   if (m.src) out.push(`${ip} saddr ${op(m.src.neg)}${m.src.cidr}`);
   if (m.dst) out.push(`${ip} daddr ${op(m.dst.neg)}${m.dst.cidr}`);
   if (m.inIface) out.push(`iifname ${op(m.inIface.neg)}"${m.inIface.name.replace(/\+$/, '*')}"`);
+  if (m.outIface) out.push(`oifname ${op(m.outIface.neg)}"${m.outIface.name.replace(/\+$/, '*')}"`);
   if (m.proto) out.push(`meta l4proto ${op(m.proto.neg)}${m.proto.name === 'icmpv6' ? 'ipv6-icmp' : m.proto.name}`);
   const l4 = m.proto !== undefined && !m.proto.neg ? m.proto.name : undefined;
   if (l4 === 'tcp' || l4 === 'udp') {
@@ -190,7 +191,7 @@ function renderTarget(t: GenTarget, natFamily: string): string[] {
       // --set-xmark V/M is (mark & ~M) ^ V; the generator keeps V inside M, so ^ equals |.
       return [`meta mark set meta mark & 0x${((~t.mask) >>> 0).toString(16)} | ${value}`];
     }
-    case 'DNAT': return [`dnat${natFamily} to ${t.to}${t.port === undefined ? '' : `:${t.port}`}`];
+    case 'DNAT': return [`dnat${natFamily} to ${t.port === undefined ? t.to : `${t.to.includes(':') ? `[${t.to}]` : t.to}:${t.port}`}`];
     case 'REDIRECT': return [t.port === undefined ? 'redirect' : `redirect to :${t.port}`];
     case 'jump': return [`jump ${t.chain}`];
     case 'goto': return [`goto ${t.chain}`];

@@ -19,6 +19,8 @@ export interface GenMatch {
   src?: Negatable & { cidr: string };
   dst?: Negatable & { cidr: string };
   inIface?: Negatable & { name: string };
+  /** OUTPUT and FORWARD only: `-o` / `oifname` (the lab routes everything out of out0). */
+  outIface?: Negatable & { name: string };
   /** `icmpv6` only in IPv6 rulesets, `icmp` only in IPv4 ones. */
   proto?: Negatable & { name: 'tcp' | 'udp' | 'icmp' | 'icmpv6' | number };
   /** Only with a non-negated tcp/udp proto. */
