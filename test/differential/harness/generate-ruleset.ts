@@ -1,4 +1,5 @@
 import { createPrng, type Prng } from './create-prng.ts';
+import { addIpsets } from './generate-ipsets.ts';
 import { canonicalCidr, intToIp, ipToInt, parseCidr } from './ipv4.ts';
 import { addIp6, bigToIp6, canonicalCidr6, parseCidr6 } from './ipv6.ts';
 import { IFACE_PATTERNS, LOCAL_ADDRESSES, LOCAL_ADDRESSES6, SOURCE_NETWORKS, SOURCE_NETWORKS6 } from './lab-topology.ts';
@@ -26,7 +27,10 @@ export function generateRuleset(seed: number, dialect: 'iptables' | 'nft', famil
   addStateful(createPrng(seed ^ 0x73746174), dialect, tables);
   addOutput(createPrng(seed ^ 0x6f757400), dialect, tables);
   if (dialect === 'nft') addNftLookups(createPrng(seed ^ 0x6e667365), tables);
-  return family === 'ipv6' ? { seed, dialect, family, tables } : { seed, dialect, tables };
+  const ipsets = dialect === 'iptables' ? addIpsets(createPrng(seed ^ 0x69707365), family, tables) : [];
+  const ruleset: GenRuleset = family === 'ipv6' ? { seed, dialect, family, tables } : { seed, dialect, tables };
+  if (ipsets.length > 0) ruleset.ipsets = ipsets;
+  return ruleset;
 }
 
 type Family = 'ipv4' | 'ipv6';
