@@ -25,6 +25,8 @@ import { runDifferentialCase, runDifferentialParts, type CaseOutcome } from './h
  * address . port concatenation, negated too), a named verdict map with per-element counters,
  * `fib … type` and a `fib saddr . iif oif missing` reverse-path check (unjudgeable, like limit);
  * each must decide some packet per run.
+ * iptables rulesets also get ipset-backed `-m set` rules over sets restored in the firewall namespace;
+ * the analyzer reads the kernel's `ipset save` (odd seeds: nothing, and must offer the kernel's outcome).
  *
  *   WHY_BLOCKED_DIFF_CASES   generated rulesets per backend (default 24: about 2-3 min on 2 cores)
  *   WHY_BLOCKED_DIFF_PACKETS packets per ruleset (default 16)
