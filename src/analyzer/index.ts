@@ -5,6 +5,8 @@ export type {
 } from './model.ts';
 export { parseRuleset, type ParseRulesetOptions } from './parse-ruleset.ts';
 export { mergeRulesets } from './merge-rulesets.ts';
+export { parseIpsetSave } from './ipset/parse-ipset-save.ts';
+export type { IpsetContents, IpsetSet } from './ipset/ipset-model.ts';
 export {
   explainPacket, explainPackets,
   type ChainVerdictRef, type DecidedBy, type ExplainOptions, type ExplainResult, type OutcomeSummary, type ReplyResult,

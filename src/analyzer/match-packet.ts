@@ -1,6 +1,8 @@
 import type { CtStateName, FieldKey, Match, Packet } from './model.ts';
 import { formatIp, formatNet, isLoopback } from './ip-address.ts';
 import { AddrMatch } from './iptables/addr-match.ts';
+import type { IpsetContents } from './ipset/ipset-model.ts';
+import { lookupIpset } from './ipset/lookup-ipset.ts';
 import { hasPorts, IPPROTO_ICMP, IPPROTO_ICMPV6, protoName } from './protocols.ts';
 
 /** Three-valued match result. */
@@ -13,6 +15,8 @@ export type Tri = typeof YES | typeof NO | typeof UNKNOWN;
 export interface MatchEnv {
   local: { ipv4: Set<bigint>; ipv6: Set<bigint> };
   broadcast: Set<bigint>;
+  /** `ipset save` contents; undefined = not given (set matches are unknown). */
+  ipsets?: IpsetContents;
 }
 
 /** Packet as matches see it at one point of the path (state before conntrack differs). */
@@ -214,9 +218,27 @@ export function evaluateMatch(m: Match, view: MatchView, env: MatchEnv): Tri {
       }
       return xor(hit, m.invert);
     }
+    case 'ipset': {
+      const r = lookupIpset(env.ipsets, m.set, pkt, m);
+      if (r.found === undefined) return UNKNOWN;
+      // Element counters move with every packet: a counter test on a hit cannot be judged offline.
+      if (m.counterTest !== undefined && r.element) return UNKNOWN;
+      return xor(r.found, m.invert);
+    }
     case 'unknown':
       return UNKNOWN;
   }
+}
+
+/**
+ * An element with a timeout decides now but will expire: the verdict holds only until then.
+ * (Judged as present: that is what the kernel does until the timer fires.)
+ */
+export function ipsetExpiryWarning(m: Match, view: MatchView, env: MatchEnv): string | undefined {
+  if (m.kind !== 'ipset') return undefined;
+  const r = lookupIpset(env.ipsets, m.set, view.pkt, m);
+  if (r.element?.timeoutS === undefined) return undefined;
+  return `${m.text} decided on element ${r.element.text} of set ${r.setName ?? m.set}, which expires ${r.element.timeoutS} s after the ipset contents were saved; the verdict changes then`;
 }
 
 function fmtPorts(ranges: readonly (readonly [number, number])[]): string {
@@ -294,6 +316,14 @@ export function describeMatchFailure(m: Match, view: MatchView, env: MatchEnv): 
         return f === 'meta.l4proto' || f === 'ip.protocol' || f === 'ip6.nexthdr' ? protoName(Number(v)) : String(v);
       });
       return `${m.text} does not match ${shown.join(' . ')}`;
+    }
+    case 'ipset': {
+      const r = lookupIpset(env.ipsets, m.set, pkt, m);
+      if (r.found !== undefined && m.counterTest !== undefined && r.element) {
+        return `${m.text}: the packet hits ${r.reason}, but ${m.counterTest} tests the element's counters, which change with every packet`;
+      }
+      if (r.found === undefined) return `${m.text}: ${r.reason}`;
+      return `${m.text} does not match: ${r.element ? `the packet hits ${r.reason}${r.element.nomatch !== m.returnNomatch ? ' (a miss)' : ''}` : r.reason}`;
     }
     case 'unknown':
       return `${m.text}: ${m.reason}`;

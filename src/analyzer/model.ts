@@ -4,6 +4,8 @@
  * IPv4 and IPv6 share the same comparisons.
  */
 
+import type { IpsetContents } from './ipset/ipset-model.ts';
+
 export type Family = 'ipv4' | 'ipv6';
 export type TableFamily = Family | 'inet';
 export type Hook = 'prerouting' | 'input' | 'forward' | 'output' | 'postrouting';
@@ -59,6 +61,8 @@ export interface HostContext {
    * forwarded packets and of the host's own answers. Without them only connected subnets are known.
    */
   routes?: HostRoute[];
+  /** Parsed `ipset save` output (parseIpsetSave), for `-m set` rules; without it they are unknown. */
+  ipsets?: IpsetContents;
 }
 
 export type PortRange = readonly [number, number];
@@ -98,6 +102,8 @@ export type Match =
   /** Matches every packet but has a side effect worth showing (e.g. `-m recent --set`). */
   | (MatchBase & { kind: 'always'; note: string })
   | (MatchBase & { kind: 'values'; fields: FieldKey[]; elements: BigRange[][] })
+  /** `-m set --match-set NAME src,dst`, judged from HostContext.ipsets; `counterTest` (`--packets-gt 5`) is not judgeable. */
+  | (MatchBase & { kind: 'ipset'; set: string; dirs: ('src' | 'dst')[]; returnNomatch: boolean; counterTest?: string })
   | (MatchBase & { kind: 'unknown'; reason: string });
 
 export type RejectWith =

@@ -127,6 +127,7 @@ export function interfaceNets(ctx?: HostContext): IfaceNet[] {
 /** Host facts for matches. Without a context the packet's destination counts as the host's address. */
 export function buildEnv(pkt: Packet, ctx?: HostContext): MatchEnv {
   const env: MatchEnv = { local: { ipv4: new Set(), ipv6: new Set() }, broadcast: new Set() };
+  if (ctx?.ipsets) env.ipsets = ctx.ipsets;
   const given = ctx?.localAddresses ?? [];
   for (const a of given) {
     const ip = parseIp(a.includes('/') ? a.slice(0, a.indexOf('/')) : a);

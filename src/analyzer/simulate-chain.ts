@@ -1,6 +1,6 @@
 import type { Chain, Hook, Match, Packet, RejectWith, Rule, RuleRef, Table, Target } from './model.ts';
 import { chainIndex, type CompiledRuleset, type HookEntry } from './compile-ruleset.ts';
-import { describeMatchFailure, evaluateMatch, fieldValue, NO, UNKNOWN, YES, type MatchEnv, type MatchView, type Tri } from './match-packet.ts';
+import { describeMatchFailure, evaluateMatch, fieldValue, ipsetExpiryWarning, NO, UNKNOWN, YES, type MatchEnv, type MatchView, type Tri } from './match-packet.ts';
 import { candidateRules } from './rule-index.ts';
 import { icmpxReject } from './protocols.ts';
 import { formatIp } from './ip-address.ts';
@@ -111,6 +111,11 @@ function applyEffect(t: Target, pkt: Packet, run: SimRun, ctAttached: boolean): 
   }
 }
 
+function noteIpsetExpiry(m: Match, view: MatchView, run: SimRun): void {
+  const w = ipsetExpiryWarning(m, view, run.env);
+  if (w) run.warnings.add(w);
+}
+
 function evalRule(rule: Rule, view: MatchView, env: MatchEnv): { res: Tri; failing?: Match; unknown: Match[] } {
   let res: Tri = YES;
   const unknown: Match[] = [];
@@ -192,8 +197,10 @@ export function runBaseChain(entry: HookEntry, pkt: Packet, run: SimRun, ctAttac
         e.reason = failing ? describeMatchFailure(failing, view, run.env) : 'skipped (the rule being explained away)';
         run.trace.push(e);
       }
+      if (failing?.kind === 'ipset') noteIpsetExpiry(failing, view, run);
       continue;
     }
+    for (const m of rule.matches) if (m.kind === 'ipset') noteIpsetExpiry(m, view, run);
     let effects: string[] | undefined;
     if (rule.actions) {
       for (const a of rule.actions) {

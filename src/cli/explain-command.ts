@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
-  explainPacket, explainPackets, mergeRulesets, parseNet, parseRuleset, protoName, type ExplainResult, type HostContext, type PacketInput, type Ruleset,
+  explainPacket, explainPackets, mergeRulesets, parseIpsetSave, parseNet, parseRuleset, protoName, type ExplainResult, type HostContext, type IpsetContents, type PacketInput, type Ruleset,
 } from '../analyzer/index.ts';
 import { ErrorCode, usageError, WhyBlockedError } from '../errors.ts';
 import type { CliCommand, CliIo } from './cli-command.ts';
@@ -11,7 +11,7 @@ const usage = `Usage:
   why-blocked explain --ruleset FILE [--ruleset FILE ...] [--format auto|iptables-save|nft-json]
       --src IP --dst IP --proto tcp|udp|icmp|N [--dport N] [--sport N] [--in-iface IF]
       [--state NEW|ESTABLISHED|RELATED|INVALID|UNTRACKED] [--local-address IP ...]
-      [--interface NAME=ADDR/LEN ...] [--route CIDR=IFACE ...] [--json]
+      [--interface NAME=ADDR/LEN ...] [--route CIDR=IFACE ...] [--ipset FILE] [--json]
   why-blocked explain --ruleset FILE ... --packets FILE.jsonl [--json]
 
 Simulates the packet through every ruleset given (iptables-save / ip6tables-save text or
@@ -22,6 +22,8 @@ interfaces (routing after DNAT/REDIRECT, addrtype); --local-address adds host ad
 them, a forwarded packet and the host's own answer leave by the interface the longest matching
 prefix names, which \`-o\`/\`oifname\` rules see. Without a route to the client, the answer is assumed
 to leave by the interface the request came in on.
+--ipset gives \`ipset save\` output taken with the ruleset, so \`-m set --match-set\` rules are judged
+(without it they are unknown and both outcomes are shown).
 --packets reads one JSON object per line, {"proto","src","dst","sport","dport","inIface","state"},
 and prints one JSON result per line, in order.
 Exit codes: 0 done, 2 bad arguments or unreadable ruleset.`;
@@ -73,6 +75,18 @@ function packetFromJson(line: string, lineNo: number): PacketInput {
   if (o.state !== undefined) p.state = o.state as PacketInput['state'];
   if (Array.isArray(o.tcpFlags)) p.tcpFlags = o.tcpFlags.map(String);
   return p;
+}
+
+function loadIpsets(io: CliIo, file: string): IpsetContents {
+  const text = readFile(io, file, 'ipset file');
+  try {
+    return parseIpsetSave(text);
+  } catch (err) {
+    if (err instanceof WhyBlockedError && err.code === ErrorCode.RulesetParse) {
+      throw new WhyBlockedError(ErrorCode.RulesetParse, `${file}: ${err.message}`, { details: { ...err.details, file } });
+    }
+    throw err;
+  }
 }
 
 function hostContext(localAddresses: string[], interfaces: string[], routes: string[]): HostContext | undefined {
@@ -142,6 +156,7 @@ async function run(args: string[], io: CliIo): Promise<number> {
         src: { type: 'string' }, dst: { type: 'string' }, proto: { type: 'string' }, dport: { type: 'string' }, sport: { type: 'string' },
         'in-iface': { type: 'string' }, state: { type: 'string' }, 'local-address': { type: 'string', multiple: true, default: [] },
         interface: { type: 'string', multiple: true, default: [] }, route: { type: 'string', multiple: true, default: [] },
+        ipset: { type: 'string' },
         packets: { type: 'string' }, json: { type: 'boolean', default: false },
       },
     });
@@ -149,8 +164,9 @@ async function run(args: string[], io: CliIo): Promise<number> {
     throw usageError((err as Error).message);
   }
   const v = parsed.values;
-  const ctx = hostContext(v['local-address'], v.interface, v.route);
+  let ctx = hostContext(v['local-address'], v.interface, v.route);
   const ruleset = loadRulesets(io, v.ruleset, v.format);
+  if (v.ipset !== undefined) ctx = { ...ctx, ipsets: loadIpsets(io, v.ipset) };
 
   if (v.packets !== undefined) {
     for (const k of ['src', 'dst', 'proto', 'dport', 'sport', 'in-iface', 'state'] as const) {

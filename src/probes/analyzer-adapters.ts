@@ -1,5 +1,5 @@
 import {
-  explainPacket, mergeRulesets, parseRuleset, type ExplainResult, type HostContext, type PacketInput, type Ruleset,
+  explainPacket, mergeRulesets, parseIpsetSave, parseRuleset, type ExplainResult, type HostContext, type PacketInput, type Ruleset,
 } from '../analyzer/index.ts';
 import { synthesizeReplyFix } from '../analyzer/fix-reply.ts';
 import { synthesizeFixes } from '../analyzer/fix-synthesis.ts';
@@ -51,6 +51,7 @@ export function toFlowVerdict(r: ExplainResult): FlowVerdict {
 
 export const explainFlowWithAnalyzer: ExplainFlow = ({ dumps, flow, host }) => {
   const ctx: HostContext = { localAddresses: host.localAddresses, interfaces: host.interfaces };
+  if (host.ipsetSave !== undefined) ctx.ipsets = parseIpsetSave(host.ipsetSave);
   const result = explainPacket(rulesetFromDumps(dumps), packetOf(flow), ctx);
   const forward = toFlowVerdict(result);
   const r = result.reply;

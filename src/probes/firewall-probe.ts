@@ -38,6 +38,26 @@ export function buildFirewallCommands(): Record<FirewallCommandKey, RemoteComman
   };
 }
 
+/**
+ * `ipset save`, asked only when a dump names a set: the analyzer judges `-m set` rules from it
+ * (without it they are unknown). Taken right after the dumps, so the two describe the same moment.
+ */
+export function buildIpsetSaveCommand(): RemoteCommand {
+  return { argv: ['ipset', 'save'], sudo: true, timeoutMs: dumpTimeoutMs, maxOutputBytes: dumpMaxBytes };
+}
+
+export function dumpsUseIpsets(dumps: readonly RulesetDump[]): boolean {
+  return dumps.some((d) => d.format === 'iptables-save' && /\s--match-set\s/.test(d.text));
+}
+
+/** Folds the `ipset save` result into what was collected: the contents, or why they are missing. */
+export function addIpsetOutput(collected: { ipsetSave?: string; missing: string[] }, out: CommandOutput | undefined): void {
+  if (out === undefined) collected.missing.push('ipset: `ipset save` could not be run, so -m set rules stay unknown');
+  else if (out.code === 0) collected.ipsetSave = out.stdout;
+  else if (out.code === 127) collected.missing.push('ipset: the rules use -m set but the ipset tool is not installed, so those rules stay unknown');
+  else collected.missing.push(`ipset: ${describeFailure('ipset save', out).text}; -m set rules stay unknown`);
+}
+
 /** `ip -j route get CLIENT` on the target: the interface replies leave by, i.e. where the SYN comes in. */
 export function buildRouteGetCommand(options: { address: string }): RemoteCommand {
   return { argv: ['ip', '-j', 'route', 'get', requireIp(options.address, 'client address')], timeoutMs: 3000, maxOutputBytes: 64 * 1024 };
@@ -179,7 +199,7 @@ export function analyzeFirewall(collected: Omit<FirewallData, 'forward' | 'reply
     data.analysisError = 'the analyzer is not available';
     return { probe: 'firewall', ok: false, summary: `collected ${collected.dumps.map((d) => d.source).join(', ')} (${backendText}); not simulated: ${data.analysisError}`, raw: [], durationMs, data };
   }
-  const host = { localAddresses: collected.localAddresses, interfaces: collected.interfaces };
+  const host = { localAddresses: collected.localAddresses, interfaces: collected.interfaces, ...(collected.ipsetSave === undefined ? {} : { ipsetSave: collected.ipsetSave }) };
   try {
     const { reply, ...forward } = explain({ dumps: collected.dumps, flow: forwardFlow, host });
     data.forward = forward;

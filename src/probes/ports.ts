@@ -33,7 +33,8 @@ export type StartStreaming = (cmd: RemoteCommand, options: StreamingOptions) => 
 export interface ExplainFlowInput {
   dumps: RulesetDump[];
   flow: FlowSpec;
-  host: { localAddresses: string[]; interfaces: HostInterfaceInfo[] };
+  /** `ipsetSave`: `ipset save` output, for `-m set` rules. */
+  host: { localAddresses: string[]; interfaces: HostInterfaceInfo[]; ipsetSave?: string };
 }
 
 /**

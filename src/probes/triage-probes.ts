@@ -9,7 +9,8 @@ import { runCaptureSession } from './capture-session.ts';
 import type { CommandOutput } from './command-output.ts';
 import { buildConnectCommand, parseConnectOutput } from './connect-probe.ts';
 import {
-  analyzeFirewall, buildFirewallCommands, buildRouteGetCommand, firewallCommandKeys, flowsFor, parseFirewallOutputs, parseRouteGet,
+  addIpsetOutput, analyzeFirewall, buildFirewallCommands, buildIpsetSaveCommand, buildRouteGetCommand, dumpsUseIpsets, firewallCommandKeys, flowsFor,
+  parseFirewallOutputs, parseRouteGet,
   type FirewallCommandKey,
 } from './firewall-probe.ts';
 import { buildListenerCommand, parseListenerOutput } from './listener-probe.ts';
@@ -179,6 +180,7 @@ export function createTriageProbes(request: TriageProbeRequest, deps: TriageProb
     const fallbackResults = await Promise.all(needed.map((k) => onTargetUrgently(cmds[k])));
     needed.forEach((k, i) => { const o = outOf(fallbackResults[i]!); if (o) outputs[k] = o; });
     const collected = parseFirewallOutputs(outputs);
+    if (canSudo && dumpsUseIpsets(collected.dumps)) addIpsetOutput(collected, outOf(await onTargetUrgently(buildIpsetSaveCommand())));
     const routed = await routing;
     const client = routed?.client;
     if (!client) {
@@ -202,7 +204,8 @@ export function createTriageProbes(request: TriageProbeRequest, deps: TriageProb
     if (!otherClient) return undefined;
     const { forward } = flowsFor({ client: otherClient, target: otherTarget, port });
     try {
-      const { reply: _reply, ...verdict } = deps.explain({ dumps: collected.dumps, flow: forward, host: { localAddresses: collected.localAddresses, interfaces: collected.interfaces } });
+      const host = { localAddresses: collected.localAddresses, interfaces: collected.interfaces, ...(collected.ipsetSave === undefined ? {} : { ipsetSave: collected.ipsetSave }) };
+      const { reply: _reply, ...verdict } = deps.explain({ dumps: collected.dumps, flow: forward, host });
       return { ...verdict, flow: forward };
     } catch {
       return undefined;

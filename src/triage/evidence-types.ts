@@ -159,6 +159,8 @@ export interface FirewallData {
   /** The same flow simulated for the target's other address family, when it has one. */
   otherFamily?: FlowVerdict & { flow: FlowSpec };
   rulesetHash?: string;
+  /** `ipset save` output, collected when a dump uses `-m set --match-set`. */
+  ipsetSave?: string;
   analysisError?: string;
   /** Dumps that could not be collected, with why (no sudo, tool missing…). */
   missing: string[];

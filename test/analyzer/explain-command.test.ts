@@ -124,6 +124,38 @@ describe('why-blocked explain', () => {
     expect(r.err).toContain(mention);
   });
 
+  describe('--ipset FILE', () => {
+    const rulesFile = join(dir, 'set.rules');
+    const setsFile = join(dir, 'sets.save');
+    writeFileSync(rulesFile, '*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m set --match-set ban src -j DROP\nCOMMIT\n');
+    writeFileSync(setsFile, 'create ban hash:ip family inet hashsize 1024 maxelem 65536\nadd ban 203.0.113.7\n');
+    const pkt = ['--src', '203.0.113.7', '--dst', '192.0.2.1', '--proto', 'tcp', '--dport', '22'];
+
+    it('judges -m set from the given contents', async () => {
+      const r = await cli(['--ruleset', rulesFile, '--ipset', setsFile, ...pkt, '--json']);
+      expect(r.code).toBe(0);
+      expect(JSON.parse(r.out)).toMatchObject({ verdict: 'drop', decidedBy: { position: 1 } });
+    });
+
+    it('without it, says how to provide the contents', async () => {
+      const r = await cli(['--ruleset', rulesFile, ...pkt]);
+      expect(r.code).toBe(0);
+      expect(r.out).toContain('VERDICT: UNKNOWN');
+      expect(r.out).toContain('--ipset FILE');
+    });
+
+    const bad: [string, string, string[]][] = [
+      ['a missing file', join(dir, 'nope.save'), ['nope.save']],
+      ['a malformed line', 'bad.save', ['bad.save', 'ipset line 2', '"10.0.0.300"']],
+    ];
+    it.each(bad)('%s is a usage error (exit 2) naming the problem', async (_n, file, mentions) => {
+      writeFileSync(join(dir, 'bad.save'), 'create ban hash:ip\nadd ban 10.0.0.300\n');
+      const r = await cli(['--ruleset', rulesFile, '--ipset', file === 'bad.save' ? join(dir, file) : file, ...pkt]);
+      expect(r.code).toBe(2);
+      for (const m of mentions) expect(r.err).toContain(m);
+    });
+  });
+
   it('a malformed ruleset names the file, line and token', async () => {
     const bad = join(dir, 'bad.rules');
     writeFileSync(bad, '*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p tcp --dport 99999 -j DROP\nCOMMIT\n');

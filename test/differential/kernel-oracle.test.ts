@@ -5,6 +5,7 @@ import { generatePackets, predictedCtState } from './harness/generate-packets.ts
 import { generateRuleset } from './harness/generate-ruleset.ts';
 import { KernelOracle, type Backend } from './harness/kernel-oracle.ts';
 import type { ProbePacket } from './harness/start-packet-sender.ts';
+import { renderIpsetRestore } from './harness/render-ipset-restore.ts';
 import { renderIptablesSave } from './harness/render-iptables-save.ts';
 import { renderNft } from './harness/render-nft.ts';
 import { ruleOrdinal } from './harness/rule-ordinal.ts';
@@ -177,22 +178,38 @@ describeLab('kernel oracle (differential harness)', () => {
     }
   });
 
+  it('ipsets live in the firewall namespace: ipset save there reads back every restored set, the root namespace has none of them', async () => {
+    const model = Array.from({ length: 20 }, (_, i) => generateRuleset(9200 + i, 'iptables')).find((m) => m.ipsets !== undefined);
+    if (model === undefined) throw new Error('no generated ruleset with ipsets in seeds 9200-9219');
+    const [loaded] = await oracle.loadMany([{ backend: 'iptables-legacy', text: renderIptablesSave(model), ipsets: renderIpsetRestore(model) as string }]);
+    const names = (model.ipsets ?? []).map((s) => s.name);
+    for (const name of names) expect(loaded?.ipsetSave).toMatch(new RegExp(`^create ${name} `, 'm'));
+    const root = (await runCommand(['ipset', 'list', '-n'])).stdout.split('\n');
+    expect(names.filter((n) => root.includes(n))).toEqual([]);
+  });
+
   it('generates canonical iptables-save text: iptables-nft reads every generated ruleset back unchanged', async () => {
     for (let seed = 9100; seed < 9115; seed++) {
-      const text = renderIptablesSave(generateRuleset(seed, 'iptables'));
-      const loaded = await oracle.load('iptables-nft', text);
+      const model = generateRuleset(seed, 'iptables');
+      const text = renderIptablesSave(model);
+      // `-m set` rules need their sets to exist before the rules load.
+      const ipsets = renderIpsetRestore(model);
+      const [loaded] = await oracle.loadMany([{ backend: 'iptables-nft', text, ...(ipsets === undefined ? {} : { ipsets }) }]);
+      if (loaded === undefined) throw new Error('nothing loaded');
       expect({ seed, text: comparableSave(loaded.readback) }).toEqual({ seed, text: comparableSave(text) });
     }
   }, 120_000);
 
   it('loads generated rulesets in every backend and reaches a decision for each packet', async () => {
     for (let seed = 9000; seed < 9006; seed++) {
-      const ipt = renderIptablesSave(generateRuleset(seed, 'iptables'));
+      const iptModel = generateRuleset(seed, 'iptables');
+      const ipt = renderIptablesSave(iptModel);
+      const ipsets = renderIpsetRestore(iptModel);
       const nft = renderNft(generateRuleset(seed, 'nft'), seed % 2 === 0 ? 'ip' : 'inet');
       for (const backend of backends) {
         const text = backend === 'nft' ? nft : ipt;
         if (text === undefined) continue;
-        await oracle.load(backend, text);
+        await oracle.loadMany([{ backend, text, ...(backend === 'nft' || ipsets === undefined ? {} : { ipsets }) }]);
         for (const { packet } of generatePackets(generateRuleset(seed, backend === 'nft' ? 'nft' : 'iptables'), 3, seed)) {
           const answer = await oracle.probe(packet);
           expect(['accept', 'drop', 'reject']).toContain(answer.verdict);

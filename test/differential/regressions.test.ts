@@ -27,7 +27,8 @@ describeLab('recorded kernel-vs-analyzer disagreements', () => {
   for (const { file, regression } of regressions) {
     it(`${file}: analyzer agrees with the kernel`, async (ctx) => {
       if (!backends.includes(regression.backend)) ctx.skip();
-      const [outcome] = await runDifferentialCase(oracle, regression.backend, regression.rulesetText, [regression.probe], regression.family ?? 'ipv4');
+      const ipsets = regression.ipsets === undefined ? undefined : { text: regression.ipsets, withhold: false };
+      const [outcome] = await runDifferentialCase(oracle, regression.backend, regression.rulesetText, [regression.probe], regression.family ?? 'ipv4', ipsets);
       expect(outcome).toBeDefined();
       if (outcome === undefined) return;
       expect(outcome.agree ? '' : formatDisagreement(outcome, `${file}: ${regression.description}`)).toBe('');

@@ -49,3 +49,52 @@ describe('firewall probe: which save tools it asks for', () => {
     for (const fix of fixes) expect(fix.commands[0]).toMatch(fallsBack ? /^iptables -w / : /^iptables-legacy -w /);
   });
 });
+
+describe('firewall probe: ipset contents for -m set rules', () => {
+  const rules = '*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m set --match-set ban src -j DROP\nCOMMIT\n';
+  /** A legacy host whose rules are `rulesText`; `ipset` answers `ipsetResult`. */
+  function target(rulesText: string, ipsetResult: ExecResult): { run: RunCommand; asked: string[] } {
+    const asked: string[] = [];
+    const run: RunCommand = async (cmd) => {
+      const tool = cmd.argv[0]!;
+      asked.push(cmd.argv.join(' '));
+      if (tool === 'iptables-legacy-save') return result(0, rulesText);
+      if (/tables(-legacy|-nft)?-save$/.test(tool)) return result(0, '');
+      if (tool === 'iptables') return result(0, 'iptables v1.8.9 (legacy)\n');
+      if (tool === 'ipset') return ipsetResult;
+      if (tool === 'ip' && cmd.argv[2] === 'route') return result(0, '[{"dev":"eth0","prefsrc":"192.168.30.2"}]');
+      return result(1);
+    };
+    return { run, asked };
+  }
+  const probe = async (t: { run: RunCommand }): Promise<FirewallData> => {
+    const probes = createTriageProbes({ port: 22, from: '203.0.113.7' },
+      { target: { name: 'server', address: '192.168.30.2', run: t.run }, runLocal, now: Date.now, explain: explainFlowWithAnalyzer });
+    return (await probes.run('firewall')).data as FirewallData;
+  };
+
+  it('collects `ipset save` when a dump uses --match-set, and the verdict is judged from it', async () => {
+    const t = target(rules, result(0, 'create ban hash:ip family inet hashsize 1024 maxelem 65536\nadd ban 203.0.113.7\n'));
+    const data = await probe(t);
+    expect(t.asked).toContain('ipset save');
+    expect(data.ipsetSave).toContain('add ban 203.0.113.7');
+    expect(data.forward).toMatchObject({ verdict: 'drop', decidedBy: { position: 1 } });
+  });
+
+  it('does not ask for ipset when no rule names a set', async () => {
+    const t = target(rules.replace('-m set --match-set ban src ', '-s 203.0.113.7/32 '), result(0, ''));
+    await probe(t);
+    expect(t.asked).not.toContain('ipset save');
+  });
+
+  it.each([
+    ['the tool is missing', notFound('ipset'), 'not installed'],
+    ['sudo refuses it', result(1, '', 'sudo: a password is required'), 'ipset'],
+  ])('when %s the rule stays unknown and the report says why', async (_what, answer, mention) => {
+    const data = await probe(target(rules, answer));
+    expect(data.ipsetSave).toBeUndefined();
+    expect(data.missing.join('\n')).toContain(mention);
+    expect(data.forward?.verdict).toBe('unknown');
+    expect(data.forward?.unknowns.join('\n')).toContain('ipset save');
+  });
+});

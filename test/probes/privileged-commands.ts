@@ -1,5 +1,5 @@
 import { buildCaptureCommand, buildCounterCommands } from '../../src/probes/capture-probe.ts';
-import { buildFirewallCommands } from '../../src/probes/firewall-probe.ts';
+import { buildFirewallCommands, buildIpsetSaveCommand } from '../../src/probes/firewall-probe.ts';
 import { buildListenerCommand } from '../../src/probes/listener-probe.ts';
 import { buildPersistenceCommands } from '../../src/probes/persistence-probe.ts';
 import { buildExeCommand } from '../../src/probes/tcp-wrappers-probe.ts';
@@ -31,6 +31,7 @@ export function privilegedCommands(): NamedCommand[] {
   const all: NamedCommand[] = [];
   const add = (name: string, cmd: RemoteCommand): void => { all.push({ name, cmd }); };
   for (const [k, cmd] of Object.entries(buildFirewallCommands())) add(`firewall ${k}`, cmd);
+  add('firewall ipset save', buildIpsetSaveCommand());
   add('listener', buildListenerCommand({ withProcesses: true }));
   add('capture v4', buildCaptureCommand({ clientAddresses: ['192.0.2.1', '10.240.0.1', '10.0.0.255', '172.16.0.1'], port: 23, packetCount: 1000, timeLimitMs: 120_000 }));
   add('capture v6', buildCaptureCommand({ clientAddresses: ['fd00:30::1', '2001:db8::ffff:1'], port: 65535, iface: 'eth0' }));

@@ -2,6 +2,7 @@ import type { CtStateName, Family, Match, PortRange, Target } from '../model.ts'
 import { TcpFlag } from '../model.ts';
 import { allOnes, parseIp, parseNet } from '../ip-address.ts';
 import { AddrMatch } from './addr-match.ts';
+import { parseSetMatch } from './parse-set-match.ts';
 import { defaultRejectWith, parseIcmpTypeSpec, parseRejectWith, protoNumber } from '../protocols.ts';
 
 /** Thrown for a bad token; the file parser adds the line number. */
@@ -28,7 +29,6 @@ const unjudgeableReasons: Record<string, string> = {
   limit: 'rate limit state is not in the dump (the first packets of a fresh bucket match)',
   hashlimit: 'rate limit state is not in the dump',
   recent: 'the recent list contents are not in the dump',
-  set: 'ipset contents are not in the dump (collect `ipset save`)',
   owner: 'socket owner is only known for locally generated packets',
   string: 'payload contents are not simulated',
   connlimit: 'connection counts are not in the dump',
@@ -225,6 +225,11 @@ export function parseRuleOptions(tokens: string[], family: Family, chains: Reado
           }
           const text = `-m ${tokens.slice(start, c.i + 1).join(' ')}`;
           const args = tokens.slice(start + 1, c.i + 1);
+          if (name === 'set') {
+            matches.push(parseSetMatch(args, text));
+            module = undefined;
+            break;
+          }
           if (name === 'recent' && args.includes('--set') && !args.includes('!')) {
             // xt_recent --set records the source and always matches (recent_mt).
             matches.push({ kind: 'always', invert: false, text, note: 'records the source in the recent list' });

@@ -1,4 +1,4 @@
-import { explainPacket, mergeRulesets, parseRuleset, type ExplainResult, type PacketInput } from '../../../src/analyzer/index.ts';
+import { explainPacket, mergeRulesets, parseIpsetSave, parseRuleset, type ExplainResult, type PacketInput } from '../../../src/analyzer/index.ts';
 import type { LoadedRuleset, ProbeAnswer } from './kernel-oracle.ts';
 import { rejectTypeOf } from './reject-type-of.ts';
 import type { ObservedReply } from './start-reply-capture.ts';
@@ -78,7 +78,8 @@ export function runAnalyzer(loaded: LoadedRuleset | readonly LoadedRuleset[], pa
       : { format: 'iptables-save', source: part.backend, family: part.family }));
     const ruleset = rulesets.length === 1 ? rulesets[0] : mergeRulesets(...rulesets);
     if (ruleset === undefined) throw new Error('nothing loaded');
-    const result = explainPacket(ruleset, input, LAB_HOST_CONTEXT);
+    const ipsetSave = parts.find((p) => p.ipsetSave !== undefined)?.ipsetSave;
+    const result = explainPacket(ruleset, input, ipsetSave === undefined ? LAB_HOST_CONTEXT : { ...LAB_HOST_CONTEXT, ipsets: parseIpsetSave(ipsetSave) });
     return { input, comparable: fromAnalyzer(result), alternatives: alternativesOf(result), raw: trimResult(result) };
   } catch (error) {
     const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
@@ -137,7 +138,7 @@ function fromAnalyzer(result: ExplainResult): ComparableAnswer {
 }
 
 /** Reasons the analyzer gives for the stateful matches the generator plants on purpose. */
-const STATEFUL_REASON = /fib needs the routing table|rate limit state|rate\/quota state|recent list|payload contents|random or nth|packet length/;
+const STATEFUL_REASON = /ipset contents are not known|fib needs the routing table|rate limit state|rate\/quota state|recent list|payload contents|random or nth|packet length/;
 
 function alternativesOf(result: ExplainResult): ComparableAnswer[] {
   if (result.unknowns.length === 0 || !result.unknowns.every((u) => u.reasons.length > 0 && u.reasons.every((r) => STATEFUL_REASON.test(r)))) return [];

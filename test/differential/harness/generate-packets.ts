@@ -67,6 +67,17 @@ export function generatePackets(ruleset: GenRuleset, count: number, seed: number
     }
   }
   for (const table of ruleset.tables) for (const map of table.vmaps ?? []) for (const { ports: r } of map.entries) ports.push(r.lo, r.hi, r.lo - 1, r.hi + 1);
+  // ipset elements: addresses (block edges for networks) and ports, so that set lookups hit.
+  for (const set of ruleset.ipsets ?? []) {
+    for (const element of set.elements) {
+      for (const part of (element.split(' ')[0] as string).split(',')) {
+        const port = /^(?:(?:tcp|udp):)?(\d+)$/.exec(part);
+        if (port) ports.push(Number(port[1]), Number(port[1]) + 1);
+        else if (part.includes('/')) sources.push(...(v6 ? addressesAround6(part) : addressesAround(part)));
+        else if (/^[0-9a-f.:]+$/i.test(part) && /[.:]/.test(part)) sources.push(part);
+      }
+    }
+  }
   const usableSources = sources.filter(v6 ? isSafeSource6 : isSafeSource);
   const usablePorts = ports.filter((p) => p >= 1 && p <= 65535);
   const packets: GeneratedPacket[] = [];

@@ -1,4 +1,5 @@
 import { createPrng, type Prng } from './create-prng.ts';
+import { addIpsets } from './generate-ipsets.ts';
 import { canonicalCidr, intToIp, ipToInt, parseCidr } from './ipv4.ts';
 import { addIp6, bigToIp6, canonicalCidr6, parseCidr6 } from './ipv6.ts';
 import { IFACE_PATTERNS, OUT_IFACE_PATTERNS, LOCAL_ADDRESSES, LOCAL_ADDRESSES6, SOURCE_NETWORKS, SOURCE_NETWORKS6 } from './lab-topology.ts';
@@ -39,7 +40,10 @@ export function generateRuleset(seed: number, dialect: 'iptables' | 'nft', famil
   }
   addOutIface(createPrng(seed ^ 0x6f696600), dialect, tables);
   addOutputReject(createPrng(seed ^ 0x72656a6f), dialect, tables);
-  return family === 'ipv6' ? { seed, dialect, family, tables } : { seed, dialect, tables };
+  const ipsets = dialect === 'iptables' ? addIpsets(createPrng(seed ^ 0x69707365), family, tables) : [];
+  const ruleset: GenRuleset = family === 'ipv6' ? { seed, dialect, family, tables } : { seed, dialect, tables };
+  if (ipsets.length > 0) ruleset.ipsets = ipsets;
+  return ruleset;
 }
 
 type Family = 'ipv4' | 'ipv6';

@@ -43,10 +43,16 @@ export interface LoadedRuleset {
   family: IpFamily;
   /** What the kernel holds, read back: `iptables-save -c` text, or `nft -j list ruleset` JSON. Feed this to the analyzer. */
   readback: string;
+  /** `ipset save` read back from the firewall namespace, when the load created sets. */
+  ipsetSave?: string;
 }
 
-/** One ruleset per backend, active at the same time (e.g. legacy iptables under a native nft firewall). */
-export interface RulesetPart { backend: Backend; text: string; family?: IpFamily }
+/**
+ * One ruleset per backend, active at the same time (e.g. legacy iptables under a native nft firewall).
+ * `ipsets`: `ipset restore` input created before the rules load (sets are per network namespace).
+ * `withholdIpsets`: the analyzer is not given the sets' contents (it must then offer both outcomes).
+ */
+export interface RulesetPart { backend: Backend; text: string; family?: IpFamily; ipsets?: string; withholdIpsets?: boolean }
 
 /**
  * The real kernel as a ruleset oracle: load a ruleset into the silent firewall namespace, send
@@ -127,6 +133,13 @@ export class KernelOracle {
       writeFileSync(file, part.text);
       return [part.family === 'ipv6' && part.backend !== 'nft' ? `${part.backend}6` : part.backend, file];
     });
+    const ipsetText = parts.map((p) => p.ipsets ?? '').join('');
+    if (ipsetText !== '') {
+      // Before the rules: iptables refuses a rule naming a set that does not exist yet.
+      const file = join(this.workDir, 'ipsets.restore');
+      writeFileSync(file, ipsetText);
+      loadArgs.unshift('ipset', file);
+    }
     await runCommand(inNetns(this.lab.fw, ['sh', '-c', CLEAR_THEN_LOAD, 'load', ...resetFiles, this.guardFile, ...loadArgs]));
     for (const part of parts) {
       if (part.backend === 'iptables-legacy') for (const [, table] of part.text.matchAll(/^\*(\S+)/gm)) this.legacyTables[part.family ?? 'ipv4'].add(table as string);
@@ -134,7 +147,9 @@ export class KernelOracle {
     this.parts = parts.map((p) => ({ backend: p.backend, family: p.family ?? 'ipv4' }));
     const dumps = await this.dumpAll();
     this.snapshot = mergeSnapshots(dumps.map((d) => d.snapshot));
-    return dumps.map((d, i) => ({ ...(this.parts[i] as { backend: Backend; family: IpFamily }), readback: d.text }));
+    // The analyzer gets the kernel's own rendering of the sets, as a host probe would collect it.
+    const ipsetSave = ipsetText === '' ? undefined : (await runCommand(inNetns(this.lab.fw, ['ipset', 'save']))).stdout;
+    return dumps.map((d, i) => ({ ...(this.parts[i] as { backend: Backend; family: IpFamily }), readback: d.text, ...(ipsetSave === undefined ? {} : { ipsetSave }) }));
   }
 
   /** Sends one packet into a conntrack table emptied beforehand, and reads which rule decided. */
@@ -284,13 +299,16 @@ const CLEAR_THEN_LOAD = [
   'nft flush ruleset',
   // The harness's self-error guard (self-error-guard.ts), never part of the ruleset under test.
   'nft -f "$3"',
+  // No rule references a set any more (legacy tables were reset above): sets of the previous load go.
+  // Flush first: a list:set holds references to its members, and `ipset destroy` (all) refuses referenced sets.
+  'if command -v ipset >/dev/null 2>&1; then ipset flush; ipset destroy; fi',
   'conntrack -F >/dev/null 2>&1 || true',
   'shift 3',
   'while [ $# -gt 0 ]; do',
   '  case "$1" in',
   '    iptables-legacy) iptables-legacy-restore "$2";; iptables-nft) iptables-nft-restore "$2";;',
   '    iptables-legacy6) ip6tables-legacy-restore "$2";; iptables-nft6) ip6tables-nft-restore "$2";;',
-  '    nft) nft -f "$2";; *) exit 64;;',
+  '    nft) nft -f "$2";; ipset) ipset restore -file "$2";; *) exit 64;;',
   '  esac',
   '  shift 2',
   'done',

@@ -1,4 +1,5 @@
 import type { Backend, KernelOracle } from './kernel-oracle.ts';
+import { renderIpsetRestore } from './render-ipset-restore.ts';
 import { renderIptablesSave } from './render-iptables-save.ts';
 import { renderNft } from './render-nft.ts';
 import { runDifferentialCase, type CaseOutcome, type PacketCase } from './run-differential-case.ts';
@@ -21,7 +22,9 @@ export async function minimizeDisagreement(
     const text = renderFor(backend, candidate, family);
     if (text === undefined) return undefined;
     try {
-      const [outcome] = await runDifferentialCase(oracle, backend, text, [probe], ruleset.family ?? 'ipv4');
+      // The sets stay whole while rules are dropped (a rule naming a missing set would not load).
+      const ipsets = backend === 'nft' ? undefined : renderIpsetRestore(candidate);
+      const [outcome] = await runDifferentialCase(oracle, backend, text, [probe], ruleset.family ?? 'ipv4', ipsets === undefined ? undefined : { text: ipsets, withhold: false });
       return outcome !== undefined && !outcome.agree ? outcome : undefined;
     } catch {
       return undefined;

@@ -13,6 +13,8 @@ export interface Regression {
   family?: IpFamily;
   /** Exactly what is loaded: iptables-save text or an `nft -f` script. */
   rulesetText: string;
+  /** `ipset restore` input created before the ruleset loads (`-m set` rules). */
+  ipsets?: string;
   probe: PacketCase;
   /** The kernel's answer when recorded; the replay re-measures it rather than trusting this. */
   kernel: ComparableAnswer;

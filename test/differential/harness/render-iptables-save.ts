@@ -68,6 +68,7 @@ function renderMatch(m: GenMatch, v6: boolean): string[] {
   }
   if (m.addrtype) out.push(`-m addrtype ${bang(m.addrtype.neg)}--${m.addrtype.option} ${m.addrtype.types.join(',')}`);
   if (m.mark) out.push(`-m mark ${bang(m.mark.neg)}--mark ${markText(m.mark.value, m.mark.mask)}`);
+  if (m.ipset) out.push(`-m set ${bang(m.ipset.neg)}--match-set ${m.ipset.name} ${m.ipset.dirs}${m.ipset.returnNomatch === true ? ' --return-nomatch' : ''}`);
   if (m.stateful !== undefined) out.push(v6 ? STATEFUL_IPTABLES[m.stateful].replace('255.255.255.255', 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff') : STATEFUL_IPTABLES[m.stateful]);
   if (m.comment !== undefined) out.push(`-m comment --comment ${quote(m.comment)}`);
   return out;

@@ -57,6 +57,8 @@ export interface GenMatch {
   nfproto?: Negatable & { value: 'ipv4' | 'ipv6' };
   /** nft only: `ct status [!=] dnat|snat|…` (one status bit). */
   ctStatus?: Negatable & { status: string };
+  /** iptables only: `-m set [!] --match-set NAME dirs [--return-nomatch]` over GenRuleset.ipsets. */
+  ipset?: Negatable & { name: string; dirs: string; returnNomatch?: boolean };
   comment?: string;
 }
 
@@ -108,8 +110,14 @@ export interface GenChain {
 
 export interface GenTable { name: TableName; chains: GenChain[]; sets?: GenNamedSet[]; vmaps?: GenVmap[] }
 
+/**
+ * An ipset created (`ipset restore`) in the firewall namespace before the ruleset loads. `elements`
+ * are what follows `add NAME` (`10.0.0.0/24 nomatch`, `10.99.0.2,tcp:80`, a member set's name).
+ */
+export interface GenIpset { name: string; type: string; createOptions: string; elements: string[] }
+
 /** `family` absent means ipv4 (rulesets recorded before IPv6 was generated). */
-export interface GenRuleset { seed: number; dialect: 'iptables' | 'nft'; family?: 'ipv4' | 'ipv6'; tables: GenTable[] }
+export interface GenRuleset { seed: number; dialect: 'iptables' | 'nft'; family?: 'ipv4' | 'ipv6'; tables: GenTable[]; ipsets?: GenIpset[] }
 
 /** Base-chain evaluation order on the local-delivery path (netfilter_ipv4.h priorities). */
 export const PATH_ORDER: ReadonlyArray<{ table: TableName; hook: HookName; priority: number }> = [

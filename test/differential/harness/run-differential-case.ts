@@ -21,8 +21,9 @@ export interface CaseOutcome {
 }
 
 /** Loads one ruleset and runs every packet through the kernel and the analyzer. */
-export function runDifferentialCase(oracle: KernelOracle, backend: Backend, text: string, packets: readonly PacketCase[], family: IpFamily = 'ipv4'): Promise<CaseOutcome[]> {
-  return runDifferentialParts(oracle, [{ backend, text, family }], packets);
+export function runDifferentialCase(oracle: KernelOracle, backend: Backend, text: string, packets: readonly PacketCase[], family: IpFamily = 'ipv4',
+  ipsets?: { text: string; withhold: boolean }): Promise<CaseOutcome[]> {
+  return runDifferentialParts(oracle, [{ backend, text, family, ...(ipsets === undefined ? {} : { ipsets: ipsets.text, withholdIpsets: ipsets.withhold }) }], packets);
 }
 
 /** Same, with several backends active at once; the analyzer gets every readback, merged. */
@@ -31,6 +32,8 @@ export async function runDifferentialParts(oracle: KernelOracle, parts: readonly
   const backend = parts.map((p) => p.backend).join('+');
   const text = parts.map((p) => p.text).join(parts.length > 1 ? '\n# ---- next backend ----\n' : '');
   const readback = loaded.map((l) => l.readback).join('\n');
+  // Withheld: the analyzer must answer as it would on a host where `ipset save` was not collected.
+  const analyzed = parts.some((p) => p.withholdIpsets === true) ? loaded.map(({ ipsetSave: _withheld, ...rest }) => rest) : loaded;
   const out: CaseOutcome[] = [];
   for (const { packet, state } of packets) {
     let kernel: ComparableAnswer;
@@ -42,7 +45,7 @@ export async function runDifferentialParts(oracle: KernelOracle, parts: readonly
       // A harness failure is reported like a disagreement: it must never silently drop the case.
       kernel = { verdict: `harness error: ${error instanceof Error ? error.message : String(error)}`, decidedBy: '', path: [] };
     }
-    const analyzer = runAnalyzer(loaded, packet, state);
+    const analyzer = runAnalyzer(analyzed, packet, state);
     const outcome: CaseOutcome = { backend, text, readback, packet, state, kernel, analyzer, agree: analyzerAgrees(kernel, analyzer) };
     if (kernelRaw !== undefined) outcome.kernelRaw = kernelRaw;
     out.push(outcome);
