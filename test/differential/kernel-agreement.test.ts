@@ -49,6 +49,33 @@ const NFT_LOOKUPS: Record<string, RegExp> = {
   fibType: /\{"fib":\{"result":"type"/,
 };
 
+/**
+ * Issue #3 iptables matches and targets (harness/add-iptables-features.ts), recognised in the kernel's
+ * counters as iptables-save text or nft JSON. Matches and NAT count when a rule using them decided a
+ * base chain; non-terminating targets when their rule's counter rose (they never decide).
+ */
+const DECIDING_FEATURES: Record<string, RegExp> = {
+  dottedMask: /-[sd] [\d.]+\/\d+\.\d+\.\d+\.\d+ |"field":"[sd]addr"\}\},"\d+\.\d+\.\d+\.\d+"\]/,
+  fragment: /(?:^| )-f(?: |$)|"field":"frag-off"/m,
+  connmarkMatch: /-m connmark|"left":\{(?:"&":\[)?\{"ct":\{"key":"mark"\}/,
+};
+/** Source NAT, told apart by the nat chain that decided: INPUT (local delivery) or POSTROUTING (forwarded). */
+const SNAT_FEATURES: Record<string, { chain: string; rule: RegExp }> = {
+  snatInput: { chain: 'INPUT', rule: /-j SNAT|\{"snat":/ },
+  snatForward: { chain: 'POSTROUTING', rule: /-j SNAT|\{"snat":/ },
+  masquerade: { chain: 'POSTROUTING', rule: /-j MASQUERADE|\{"masquerade":/ },
+};
+const FIRED_FEATURES: Record<string, RegExp> = {
+  nflog: /-j NFLOG|\{"log":\{"group"/,
+  connmarkTarget: /-j CONNMARK|"mangle":\{"key":\{"ct":\{"key":"mark"\}\}|"value":\{"ct":\{"key":"mark"\}\}/,
+  ctZone: /-j CT --zone|"key":"zone"/,
+  trace: /-j TRACE|"nftrace"/,
+  dscp: /-j DSCP|"field":"dscp"/,
+  unknownTarget: /-j TCPOPTSTRIP|"field":"dscp"/,
+};
+/** Targets/statements the analyzer does not know: it must say so in the result's warnings. */
+const UNKNOWN_TARGET = FIRED_FEATURES.unknownTarget as RegExp;
+
 /** `mixed`: legacy iptables and native nft loaded at once (nft shifted by +5 so no two base chains tie). */
 interface Failure { label: string; outcome: CaseOutcome; backend: Backend | 'mixed'; seed: number; family: 'ip' | 'inet' }
 
@@ -104,8 +131,18 @@ describeLab('analyzer agrees with the kernel (differential)', () => {
         const deciding = (o.kernelRaw?.path ?? []).map((p) => p.rule ?? '').join('\n');
         for (const [name, pattern] of Object.entries(NFT_LOOKUPS)) if (pattern.test(deciding)) coverage[name] = (coverage[name] ?? 0) + 1;
         if (o.analyzer.alternatives.length > 0 && JSON.stringify(o.analyzer.raw).includes('fib needs the routing table')) coverage.fibUnjudgeable = (coverage.fibUnjudgeable ?? 0) + 1;
+        for (const [name, pattern] of Object.entries(DECIDING_FEATURES)) if (pattern.test(deciding)) coverage[name] = (coverage[name] ?? 0) + 1;
+        for (const [name, { chain, rule }] of Object.entries(SNAT_FEATURES)) {
+          if ((o.kernelRaw?.path ?? []).some((p) => p.table === 'nat' && p.chain === chain && rule.test(p.rule ?? ''))) coverage[name] = (coverage[name] ?? 0) + 1;
+        }
+        const fired = (o.kernelRaw?.fired ?? []).join('\n');
+        for (const [name, pattern] of Object.entries(FIRED_FEATURES)) if (pattern.test(fired)) coverage[name] = (coverage[name] ?? 0) + 1;
+        // The kernel went through a target the analyzer does not know: the analyzer must have flagged it.
+        const warnings = (o.analyzer.raw as { warnings?: string[] } | undefined)?.warnings ?? [];
+        if (UNKNOWN_TARGET.test(fired) && !warnings.some((w) => /not understood|not simulated/.test(w))) unflagged.push(formatDisagreement(o, 'unknown target not flagged in the warnings'));
       }
     };
+    const unflagged: string[] = [];
     const reproduce = ipFamily === 'ipv6' ? 'WHY_BLOCKED_DIFF_SEED6=%s WHY_BLOCKED_DIFF_CASES6=1' : 'WHY_BLOCKED_DIFF_SEED=%s WHY_BLOCKED_DIFF_CASES=1';
     const work = async (oracle: KernelOracle, worker: number): Promise<void> => {
       for (let i = worker; i < cases; i += WORKERS) {
@@ -180,6 +217,12 @@ describeLab('analyzer agrees with the kernel (differential)', () => {
     }
     expect(failures.length === 0 ? '' : `${summary}\n\n${report.join('\n\n')}`).toBe('');
     if (process.env.WHY_BLOCKED_DIFF_DEBUG === '1') console.log(ipFamily, coverage);
+    expect(unflagged.slice(0, 3).join('\n\n')).toBe('');
+    // Issue #3 iptables features: each must have decided (or been crossed by) some packet.
+    if (cases >= 12 && ipFamily === 'ipv4') {
+      const wanted = [...Object.keys(DECIDING_FEATURES), ...Object.keys(FIRED_FEATURES), ...Object.keys(SNAT_FEATURES)];
+      expect(wanted.filter((k) => (coverage[k] ?? 0) === 0)).toEqual([]);
+    }
     // nft sets, verdict maps and fib (IPv4 only for fib): each must have decided some packet.
     if (cases >= 6 && backends.includes('nft')) {
       const wanted = Object.keys(NFT_LOOKUPS).filter((k) => ipFamily === 'ipv4' || k !== 'fibType');

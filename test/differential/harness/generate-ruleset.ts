@@ -1,3 +1,4 @@
+import { addIptablesFeatures } from './add-iptables-features.ts';
 import { createPrng, type Prng } from './create-prng.ts';
 import { canonicalCidr, intToIp, ipToInt, parseCidr } from './ipv4.ts';
 import { addIp6, bigToIp6, canonicalCidr6, parseCidr6 } from './ipv6.ts';
@@ -26,6 +27,7 @@ export function generateRuleset(seed: number, dialect: 'iptables' | 'nft', famil
   addStateful(createPrng(seed ^ 0x73746174), dialect, tables);
   addOutput(createPrng(seed ^ 0x6f757400), dialect, tables);
   if (dialect === 'nft') addNftLookups(createPrng(seed ^ 0x6e667365), tables);
+  addIptablesFeatures(seed, dialect, family, tables);
   return family === 'ipv6' ? { seed, dialect, family, tables } : { seed, dialect, tables };
 }
 
