@@ -22,7 +22,10 @@ import { runDifferentialCase, runDifferentialParts, type CaseOutcome } from './h
  * analyzer offers. Native nft rulesets also get anonymous and named sets (addresses, ports, an
  * address . port concatenation, negated too), a named verdict map with per-element counters,
  * `fib … type` and a `fib saddr . iif oif missing` reverse-path check (unjudgeable, like limit);
- * each must decide some packet per run.
+ * each must decide some packet per run. Every backend also gets dotted non-contiguous masks, `-f`,
+ * NFLOG, CONNMARK with a later connmark/mark match, CT --zone, TRACE, DSCP, an unknown target
+ * (which the analyzer must flag), nat INPUT SNAT and POSTROUTING SNAT/MASQUERADE (IPv4 for
+ * masks, `-f` and NAT); with 12 or more IPv4 cases each must decide or be crossed by some packet.
  *
  *   WHY_BLOCKED_DIFF_CASES   generated rulesets per backend (default 24: about 2-3 min on 2 cores)
  *   WHY_BLOCKED_DIFF_PACKETS packets per ruleset (default 16)
