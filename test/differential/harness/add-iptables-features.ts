@@ -83,7 +83,7 @@ function addFragments(rng: Prng, tables: GenTable[]): void {
   if (rng.chance(0.5)) match.proto = { name: rng.pick(['tcp', 'udp', 'icmp'] as const), neg: false };
   if (rng.chance(0.3)) match.src = { cidr: `${intToIp((ipToInt(sourceBase(rng)) & 0xffffff00) >>> 0)}/24`, neg: false };
   input.rules.splice(rng.int(0, Math.min(3, input.rules.length)), 0, { match, target: verdictTarget(rng, 'ipv4') });
-  // Sometimes in raw too, before conntrack (a fragment there would not be reassembled yet).
+  // Sometimes in raw too: before conntrack, but still after defrag (-400), so the same answer.
   if (rng.chance(0.3)) builtinChain(tables, 'raw', 'PREROUTING').rules.push({ match: { fragment: { neg: rng.chance(0.5) } }, target: { kind: 'NONE' } });
 }
 
@@ -129,7 +129,8 @@ function addNonTerminating(rng: Prng, dialect: Dialect, family: Family, tables: 
       const readBack: GenMatch = rng.chance(0.6) || flow < 0.3
         ? { connmark: { ...probe, neg: rng.chance(0.25) } }
         : { mark: { ...probe, neg: rng.chance(0.25) } };
-      input.rules.splice(rng.int(0, Math.min(2, input.rules.length)), 0, { match: readBack, target: verdictTarget(rng, family) });
+      // Last in INPUT: it decides what nothing else did, and leaves earlier lookups their packets.
+      input.rules.push({ match: readBack, target: verdictTarget(rng, family) });
     }
   }
 }
