@@ -158,6 +158,13 @@ function replyPacket(req: Packet): Packet | undefined {
     p.icmpCode = 0;
   }
   if (req.ctState === 'UNTRACKED') p.ctState = untrackedReplyState(p);
+  // The connection lives in a non-default zone, but the host's answer carries no zone: conntrack
+  // meets it in zone 0 as the first packet of a new flow (measured, FINDINGS.md "CT templates").
+  if (req.ctState !== 'UNTRACKED' && (req.ctZone ?? 0) !== 0) {
+    p.ctState = untrackedReplyState(p);
+    p.ctStatus = [];
+    p.ctMark = 0;
+  }
   return p;
 }
 

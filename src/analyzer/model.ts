@@ -43,6 +43,8 @@ export interface Packet {
   ctTemplate?: boolean;
   /** The state the packet had before NOTRACK made it UNTRACKED (nft `ct zone set` can undo that). */
   untrackedFrom?: CtState;
+  /** Conntrack zone a template put the connection in (0, the default, when absent). */
+  ctZone?: number;
 }
 
 export interface HostInterface {
@@ -126,7 +128,7 @@ export type Target =
    * Attaches a conntrack template (xt `CT --zone …`/`--helper …`, nft `ct zone set`). The first of
    * CT/NOTRACK wins in xt; nft `ct zone set` also overrides an earlier notrack (`overridesNotrack`).
    */
-  | { kind: 'ctTemplate'; name: string; overridesNotrack: boolean }
+  | { kind: 'ctTemplate'; name: string; overridesNotrack: boolean; zone?: number }
   | { kind: 'dnat'; addr?: bigint; portMin?: number; portMax?: number }
   | { kind: 'redirect'; portMin?: number; portMax?: number }
   | { kind: 'snat'; name: 'SNAT' | 'MASQUERADE' }

@@ -119,6 +119,7 @@ function applyEffect(t: Target, pkt: Packet, run: SimRun, ctAttached: boolean): 
         pkt.ctState = pkt.untrackedFrom ?? 'NEW';
       }
       pkt.ctTemplate = true;
+      if (t.zone !== undefined) pkt.ctZone = t.zone;
       return `${t.name} (conntrack template attached, continues)`;
     case 'nonTerminal':
       return `${t.name} (continues)`;

@@ -53,6 +53,19 @@ describe('CT templates and NOTRACK: the first one wins in xt', () => {
   });
 });
 
+describe('a connection in a non-default zone: the host\'s answer (zone 0) starts a new flow in OUTPUT', () => {
+  const output = (raw: string): string => `${RAW(raw)}*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT DROP [0:0]\n-A OUTPUT -m conntrack --ctstate ESTABLISHED -j ACCEPT\n-A OUTPUT -m conntrack --ctstate INVALID -j REJECT\nCOMMIT\n`;
+  const echo: PacketInput = { proto: 'icmp', src: '198.51.100.7', dst: '10.99.0.2', icmpType: 8, inIface: 'eth0', state: 'NEW' };
+  it.each([
+    ['no zone: ESTABLISHED', '', 'accept #1'],
+    ['--zone 0 is the default zone: ESTABLISHED', '-A PREROUTING -j CT --zone 0\n', 'accept #1'],
+    ['--zone 5: the echo reply is INVALID', '-A PREROUTING -j CT --zone 5\n', 'reject #2'],
+  ])('%s', (_name, raw, expected) => {
+    const reply = explainIptables(output(raw), echo).reply;
+    expect(`${reply?.verdict ?? '?'} #${reply?.decidedBy.position ?? '?'}`).toBe(expected);
+  });
+});
+
 describe('native nft: masked addresses, frag-off, ct zone, nftrace', () => {
   const doc = (rawExprs: unknown[][], inputExprs: unknown[][], family = 'ip'): string => JSON.stringify({ nftables: [
     { table: { family, name: 't', handle: 1 } },

@@ -474,6 +474,7 @@ function parseTargetOption(name: string, target: Target, opt: string, c: Cursor,
     case 'CT':
       if (opt === '--notrack') return { kind: 'notrack' };
       if (['--zone-orig', '--zone-reply'].includes(opt)) return target;
+      if (opt === '--zone' && target.kind === 'ctTemplate') return { ...target, zone: parseNumber(takeValue(c, opt)) };
       if (['--helper', '--ctevents', '--expevents', '--zone', '--timeout'].includes(opt)) { takeValue(c, opt); return target; }
       break;
     case 'DNAT': {

@@ -394,7 +394,11 @@ function convertRule(exprs: Json[], ctx: Ctx): RuleParts {
       const set = ct || meta ? markAssignment(st.mangle.value, ct ? 'ct' : 'meta') : undefined;
       const zone = isObj(key) && isObj(key.ct) && key.ct.key === 'zone';
       const nftrace = isObj(key) && isObj(key.meta) && key.meta.key === 'nftrace';
-      if (zone) { actions.push({ kind: 'ctTemplate', name: text, overridesNotrack: true }); continue; }
+      if (zone) {
+        const value = numberOf(st.mangle.value);
+        actions.push({ kind: 'ctTemplate', name: text, overridesNotrack: true, ...(value === undefined ? {} : { zone: value }) });
+        continue;
+      }
       if (nftrace) { actions.push({ kind: 'nonTerminal', name: text }); continue; }
       if (set) actions.push({ kind: 'setMark', ct, value: set.value, mask: set.mask });
       else if (ct && isMarkRef(st.mangle.value, 'meta')) actions.push({ kind: 'connmarkSave', nfMask: 0xffffffff, ctMask: 0xffffffff });
