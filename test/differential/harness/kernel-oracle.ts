@@ -131,18 +131,6 @@ export class KernelOracle {
   /** Sends one packet into a conntrack table emptied beforehand, and reads which rule decided. */
   async probe(packet: ProbePacket): Promise<ProbeAnswer> {
     if (this.snapshot === undefined) throw new Error('probe() before load()');
-    try {
-      return await this.probeOnce(packet);
-    } finally {
-      // Emptied only once the probe (and the firewall's answer) has settled: a flush between the
-      // dumps could land after filter INPUT counted the request but before its echo reply or SYN-ACK
-      // crossed OUTPUT (another CPU runs that softirq), making the answer INVALID there.
-      await runCommand(inNetns(this.lab.fw, ['conntrack', '-F']), { allowFail: true });
-    }
-  }
-
-  private async probeOnce(packet: ProbePacket): Promise<ProbeAnswer> {
-    if (this.snapshot === undefined) throw new Error('probe() before load()');
     await this.capture.drain();
     await this.sender.send(packet);
     const before = this.snapshot;
@@ -199,22 +187,22 @@ export class KernelOracle {
   }
 
   private async readCounters(): Promise<CounterSnapshot> {
-    return mergeSnapshots((await this.dumpAll(false)).map((d) => d.snapshot));
+    return mergeSnapshots((await this.dumpAll()).map((d) => d.snapshot));
   }
 
-  private async dumpAll(flush = true): Promise<Array<{ text: string; snapshot: CounterSnapshot }>> {
+  private async dumpAll(): Promise<Array<{ text: string; snapshot: CounterSnapshot }>> {
     if (this.parts.length === 0) throw new Error('no ruleset loaded');
     const out: Array<{ text: string; snapshot: CounterSnapshot }> = [];
-    for (const part of this.parts) out.push(await this.dumpCounters(part.backend, part.family, flush));
+    for (const part of this.parts) out.push(await this.dumpCounters(part.backend, part.family));
     return out;
   }
 
   /**
-   * Dumps counters and, with `flush` (after a load), empties conntrack in the same process start,
-   * so the next packet is again the first of its flow; probe() flushes once it has settled.
+   * Dumps counters and then empties conntrack in one process start (the per-probe cost is mostly
+   * process starts), so the next packet is again the first of its flow with a predictable state.
    */
-  private async dumpCounters(backend: Backend, family: IpFamily, flush: boolean): Promise<{ text: string; snapshot: CounterSnapshot }> {
-    const dump = (argv: string[]): Promise<string> => runCommand(inNetns(this.lab.fw, flush ? ['sh', '-c', DUMP_THEN_FLUSH, 'dump', ...argv] : argv)).then((r) => r.stdout);
+  private async dumpCounters(backend: Backend, family: IpFamily): Promise<{ text: string; snapshot: CounterSnapshot }> {
+    const dump = (argv: string[]): Promise<string> => runCommand(inNetns(this.lab.fw, ['sh', '-c', DUMP_THEN_FLUSH, 'dump', ...argv])).then((r) => r.stdout);
     const ip = family === 'ipv6' ? 'ip6tables' : 'iptables';
     switch (backend) {
       case 'iptables-legacy': { const text = await dump([`${ip}-legacy-save`, '-c']); return { text, snapshot: parseIptablesCounters(text, backend) }; }
