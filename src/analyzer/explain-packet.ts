@@ -164,6 +164,13 @@ function replyPacket(req: Packet, outIface: (reply: Packet) => string | null): P
   }
   if (req.ctState === 'UNTRACKED') p.ctState = untrackedReplyState(p);
   p.outIface = outIface(p) ?? req.inIface;
+  // The connection lives in a non-default zone, but the host's answer carries no zone: conntrack
+  // meets it in zone 0 as the first packet of a new flow (measured, FINDINGS.md "CT templates").
+  if (req.ctState !== 'UNTRACKED' && (req.ctZone ?? 0) !== 0) {
+    p.ctState = untrackedReplyState(p);
+    p.ctStatus = [];
+    p.ctMark = 0;
+  }
   return p;
 }
 

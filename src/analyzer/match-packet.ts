@@ -5,6 +5,17 @@ import type { IpsetContents } from './ipset/ipset-model.ts';
 import { lookupIpset } from './ipset/lookup-ipset.ts';
 import { hasPorts, IPPROTO_ICMP, IPPROTO_ICMPV6, protoName } from './protocols.ts';
 
+/**
+ * Whether the packet carries a conntrack entry (or template) for connmark to read. Before the
+ * conntrack hook only a CT template can be there; after it, an untracked packet has none and
+ * neither has an INVALID one (conntrack detaches what it could not track). xt connmark reads a
+ * template's mark (0); nft `ct mark` does not match on a template (`readsTemplate` false). Measured, FINDINGS.md.
+ */
+export function hasConnection(pkt: Packet, ctAttached: boolean, readsTemplate = true): boolean {
+  if (!ctAttached) return readsTemplate && pkt.ctTemplate === true;
+  return pkt.ctState !== 'UNTRACKED' && pkt.ctState !== 'INVALID';
+}
+
 /** Three-valued match result. */
 export const YES = 1;
 export const NO = 0;
@@ -108,6 +119,8 @@ export function evaluateMatch(m: Match, view: MatchView, env: MatchEnv): Tri {
       const v = m.field === 'src' ? pkt.src : pkt.dst;
       // Parsed iptables addresses keep IPv4 as int32 numbers: no bigint arithmetic (which allocates).
       if (m instanceof AddrMatch && m.family === 'ipv4' && pkt.family === 'ipv4') return xor((Number(v) & m.m32) === m.a32, m.invert);
+      // An nft `ip saddr & mask` carries its family: an IPv6 packet fails the dependency, negated or not.
+      if (m.family !== undefined && m.family !== pkt.family) return NO;
       return xor((v & m.mask) === m.addr, m.invert);
     }
     case 'addrRange': {
@@ -189,6 +202,8 @@ export function evaluateMatch(m: Match, view: MatchView, env: MatchEnv): Tri {
       return xor(type === m.type && code >= m.codeMin && code <= m.codeMax, m.invert);
     }
     case 'mark': {
+      // xt_connmark and nft `ct mark` fail (negated too) when the packet has no conntrack entry.
+      if (m.ct && !hasConnection(pkt, view.ctAttached, m.nft !== true)) return NO;
       const v = m.ct ? (view.ctAttached ? pkt.ctMark : 0) : pkt.mark;
       if (v === null) return UNKNOWN;
       return xor(((v & m.mask) >>> 0) === m.value, m.invert);
@@ -197,6 +212,7 @@ export function evaluateMatch(m: Match, view: MatchView, env: MatchEnv): Tri {
     case 'always':
       return YES;
     case 'values': {
+      if (m.fields.includes('ct.mark') && !hasConnection(pkt, view.ctAttached, false)) return NO;
       const vals: bigint[] = [];
       let unknown = false;
       for (const f of m.fields) {
@@ -253,6 +269,7 @@ export function describeMatchFailure(m: Match, view: MatchView, env: MatchEnv): 
   switch (m.kind) {
     case 'addr': {
       const v = m.field === 'src' ? pkt.src : pkt.dst;
+      if (m.family !== undefined && m.family !== pkt.family) return `${m.text}: not an ${m.family === 'ipv4' ? 'IPv4' : 'IPv6'} packet`;
       const net = formatNet(pkt.family, m.addr, m.mask);
       const flag = m.field === 'src' ? '-s' : '-d';
       return neg ? `! ${flag} ${net}: ${net} contains ${ip(v)}` : `${flag} ${net} does not contain ${ip(v)}`;
@@ -301,6 +318,7 @@ export function describeMatchFailure(m: Match, view: MatchView, env: MatchEnv): 
       if (pkt.proto !== IPPROTO_ICMP && pkt.proto !== IPPROTO_ICMPV6) return `${m.text}: not an ICMP packet`;
       return `${m.text} does not match ICMP type ${pkt.icmpType ?? (pkt.family === 'ipv4' ? 8 : 128)}/${pkt.icmpCode ?? 0}`;
     case 'mark': {
+      if (m.ct && !hasConnection(pkt, view.ctAttached, m.nft !== true)) return `${m.text}: the packet has no conntrack entry (${view.ctAttached ? pkt.ctState.toLowerCase() : 'before conntrack'})`;
       const v = m.ct ? pkt.ctMark : pkt.mark;
       return v === null ? `${m.text}: the mark is not known offline` : `${m.text} does not match ${m.ct ? 'connection ' : ''}mark 0x${v.toString(16)}`;
     }

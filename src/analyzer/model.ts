@@ -38,6 +38,15 @@ export interface Packet {
   ctMark: number | null;
   ctStatus: string[];
   direction: 'original' | 'reply';
+  /**
+   * A conntrack template is attached (xt `CT` without --notrack, nft `ct zone set`, before conntrack
+   * runs): a later NOTRACK is then ignored, and a ct mark reads the template's (0).
+   */
+  ctTemplate?: boolean;
+  /** The state the packet had before NOTRACK made it UNTRACKED (nft `ct zone set` can undo that). */
+  untrackedFrom?: CtState;
+  /** Conntrack zone a template put the connection in (0, the default, when absent). */
+  ctZone?: number;
 }
 
 export interface HostInterface {
@@ -82,7 +91,8 @@ interface MatchBase {
 }
 
 export type Match =
-  | (MatchBase & { kind: 'addr'; field: 'src' | 'dst'; addr: bigint; mask: bigint })
+  /** `family` when the match implies it (nft `ip saddr & mask == addr`): other families never match. */
+  | (MatchBase & { kind: 'addr'; field: 'src' | 'dst'; addr: bigint; mask: bigint; family?: Family })
   | (MatchBase & { kind: 'addrRange'; field: 'src' | 'dst'; ranges: BigRange[] })
   | (MatchBase & { kind: 'iface'; dir: 'in' | 'out'; name: string; wildcard: boolean })
   | (MatchBase & { kind: 'proto'; proto: number })
@@ -97,7 +107,8 @@ export type Match =
   /** `fib`: nft `fib saddr|daddr type`, the same lookup as addrtype for IPv4 (IPv6 fib consults routes: unknown). */
   | (MatchBase & { kind: 'addrType'; field: 'src' | 'dst'; types: string[]; limitIface: boolean; fib?: boolean })
   | (MatchBase & { kind: 'icmp'; family: Family; type: number | 'any'; codeMin: number; codeMax: number })
-  | (MatchBase & { kind: 'mark'; ct: boolean; value: number; mask: number })
+  /** `nft`: an nft `ct mark`, which (unlike xt connmark) reads nothing from a CT template before conntrack. */
+  | (MatchBase & { kind: 'mark'; ct: boolean; value: number; mask: number; nft?: boolean })
   | (MatchBase & { kind: 'comment'; comment: string })
   /** Matches every packet but has a side effect worth showing (e.g. `-m recent --set`). */
   | (MatchBase & { kind: 'always'; note: string })
@@ -131,6 +142,11 @@ export type Target =
   | { kind: 'connmarkSave'; nfMask: number; ctMask: number }
   | { kind: 'connmarkRestore'; nfMask: number; ctMask: number }
   | { kind: 'notrack' }
+  /**
+   * Attaches a conntrack template (xt `CT --zone …`/`--helper …`, nft `ct zone set`). The first of
+   * CT/NOTRACK wins in xt; nft `ct zone set` also overrides an earlier notrack (`overridesNotrack`).
+   */
+  | { kind: 'ctTemplate'; name: string; overridesNotrack: boolean; zone?: number }
   | { kind: 'dnat'; addr?: bigint; portMin?: number; portMax?: number }
   | { kind: 'redirect'; portMin?: number; portMax?: number }
   | { kind: 'snat'; name: 'SNAT' | 'MASQUERADE' }

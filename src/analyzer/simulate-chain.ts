@@ -74,31 +74,53 @@ function hex(n: number): string {
   return `0x${n.toString(16)}`;
 }
 
+/** CONNMARK/`ct mark set` act on a real conntrack entry only: not before the conntrack hook (nor on a template), not when untracked or INVALID. */
+function tracked(pkt: Packet, ctAttached: boolean): boolean {
+  return ctAttached && pkt.ctState !== 'UNTRACKED' && pkt.ctState !== 'INVALID';
+}
+
 /** Applies a non-verdict effect; returns a description for the trace. */
 function applyEffect(t: Target, pkt: Packet, run: SimRun, ctAttached: boolean): string | undefined {
   switch (t.kind) {
     case 'setMark': {
+      if (t.ct && !tracked(pkt, ctAttached)) return 'connmark set without a connection (no effect)';
       const cur = t.ct ? pkt.ctMark : pkt.mark;
       const next = cur === null ? null : (((cur & ~t.mask) ^ t.value) >>> 0);
       if (t.ct) pkt.ctMark = next; else pkt.mark = next;
       return `${t.ct ? 'connmark' : 'mark'} set ${next === null ? '(unknown)' : hex(next)}`;
     }
     case 'connmarkSave': {
+      if (!tracked(pkt, ctAttached)) return 'connmark save without a connection (no effect)';
       if (pkt.ctMark !== null && pkt.mark !== null) pkt.ctMark = ((pkt.ctMark & ~t.ctMask) ^ (pkt.mark & t.nfMask)) >>> 0;
       else pkt.ctMark = null;
       return `connmark save ${pkt.ctMark === null ? '(unknown)' : hex(pkt.ctMark)}`;
     }
     case 'connmarkRestore': {
+      if (!tracked(pkt, ctAttached)) return 'connmark restore without a connection (no effect)';
       if (pkt.ctMark !== null && pkt.mark !== null) pkt.mark = ((pkt.mark & ~t.nfMask) ^ (pkt.ctMark & t.ctMask)) >>> 0;
       else pkt.mark = null;
       return `mark restored ${pkt.mark === null ? '(unknown offline)' : hex(pkt.mark)}`;
     }
     case 'notrack':
-      // xt_CT/nft notrack only act before conntrack has attached an entry (raw priority).
+      // xt_CT/nft notrack only act before conntrack has attached an entry (raw priority), and not
+      // after a CT template (`skb->_nfct` is already set).
       if (ctAttached) return 'NOTRACK after conntrack (no effect)';
+      if (pkt.ctTemplate === true) return 'NOTRACK after a CT template (no effect)';
+      if (pkt.ctState !== 'UNTRACKED') pkt.untrackedFrom = pkt.ctState;
       pkt.ctState = 'UNTRACKED';
       pkt.ctStatus = [];
       return 'NOTRACK (state UNTRACKED, nat skipped)';
+    case 'ctTemplate':
+      if (ctAttached) return `${t.name} after conntrack (no effect)`;
+      if (pkt.ctTemplate === true) return `${t.name} after a CT template (no effect)`;
+      if (pkt.ctState === 'UNTRACKED') {
+        // xt_CT leaves an untracked packet alone; nft `ct zone set` replaces the untracked mark.
+        if (!t.overridesNotrack) return `${t.name} after NOTRACK (no effect)`;
+        pkt.ctState = pkt.untrackedFrom ?? 'NEW';
+      }
+      pkt.ctTemplate = true;
+      if (t.zone !== undefined) pkt.ctZone = t.zone;
+      return `${t.name} (conntrack template attached, continues)`;
     case 'nonTerminal':
       return `${t.name} (continues)`;
     case 'none':

@@ -141,7 +141,7 @@ function matchNeedsConntrack(m: Match): boolean {
 
 function targetNeedsConntrack(t: Target): boolean {
   if (t.kind === 'setMark') return t.ct;
-  return ['dnat', 'redirect', 'snat', 'notrack', 'connmarkSave', 'connmarkRestore'].includes(t.kind);
+  return ['dnat', 'redirect', 'snat', 'notrack', 'ctTemplate', 'connmarkSave', 'connmarkRestore'].includes(t.kind);
 }
 
 /**

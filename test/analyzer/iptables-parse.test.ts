@@ -158,7 +158,7 @@ describe('targets', () => {
     ['-j LOG --log-prefix "x: " --log-level 6', 'nonTerminal', { name: 'LOG' }],
     ['-j NFLOG --nflog-group 5', 'nonTerminal', { name: 'NFLOG' }],
     ['-j TRACE', 'nonTerminal', { name: 'TRACE' }],
-    ['-j CT --zone 3', 'nonTerminal', { name: 'CT' }],
+    ['-j CT --zone 3', 'ctTemplate', { name: 'CT', overridesNotrack: false }],
     ['-j CT --notrack', 'notrack', {}],
     ['-j NOTRACK', 'notrack', {}],
     ['-p tcp -j DNAT --to-destination 10.0.0.2:8080', 'dnat', { addr: 0x0a000002n, portMin: 8080 }],

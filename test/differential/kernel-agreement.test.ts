@@ -21,8 +21,8 @@ import { runDifferentialCase, runDifferentialParts, type CaseOutcome } from './h
  * and nft backends, nft ip/ip6/inet), raw NOTRACK, mangle MARK, nat PREROUTING DNAT/REDIRECT (both
  * families, to INPUT or FORWARD), filter FORWARD/OUTPUT with `-o`/oifname (the lab answers through
  * its default route, given to the analyzer as a route), REJECT in OUTPUT (its error to the firewall
- * itself is caught by the harness's self-error guard and compared by type), and one planted unjudgeable match (limit, recent, string, statistic,
- * length, nft quota) per ruleset at most, where the kernel must take one of the outcomes the
+ * itself is caught by the harness's self-error guard and compared by type), and one planted
+ * unjudgeable match (limit, recent, string, statistic, length, nft quota) per ruleset at most, where the kernel must take one of the outcomes the
  * analyzer offers. Native nft rulesets also get anonymous and named sets (addresses, ports, an
  * address . port concatenation, negated too), a named verdict map with per-element counters,
  * `fib … type` and a `fib saddr . iif oif missing` reverse-path check (unjudgeable, like limit);
@@ -32,6 +32,10 @@ import { runDifferentialCase, runDifferentialParts, type CaseOutcome } from './h
  * each must decide some packet per run.
  * iptables rulesets also get ipset-backed `-m set` rules over sets restored in the firewall namespace;
  * the analyzer reads the kernel's `ipset save` (odd seeds: nothing, and must offer the kernel's outcome).
+ * Every backend also gets dotted non-contiguous masks, `-f`,
+ * NFLOG, CONNMARK with a later connmark/mark match, CT --zone, TRACE, DSCP, an unknown target
+ * (which the analyzer must flag), nat INPUT SNAT and POSTROUTING SNAT/MASQUERADE (IPv4 for
+ * masks, `-f` and NAT); with 12 or more IPv4 cases each must decide or be crossed by some packet.
  *
  *   WHY_BLOCKED_DIFF_CASES   generated rulesets per backend (default 24: about 2-3 min on 2 cores)
  *   WHY_BLOCKED_DIFF_PACKETS packets per ruleset (default 16)
@@ -84,6 +88,33 @@ function extraCoverage(o: CaseOutcome): string[] {
 const EXTRA_COVERAGE = ['userChainLookup', 'anonymousVmapAcceptOrDrop', 'continueVerdict'];
 /** A rule matching the output interface, in iptables-save text or nft JSON (kernel counters). */
 const OUT_IFACE_RULE = /(?:^| )-o \S|"key":"oifname"/;
+
+/**
+ * Issue #3 iptables matches and targets (harness/add-iptables-features.ts), recognised in the kernel's
+ * counters as iptables-save text or nft JSON. Matches and NAT count when a rule using them decided a
+ * base chain; non-terminating targets when their rule's counter rose (they never decide).
+ */
+const DECIDING_FEATURES: Record<string, RegExp> = {
+  dottedMask: /-[sd] [\d.]+\/\d+\.\d+\.\d+\.\d+ |"field":"[sd]addr"\}\},"\d+\.\d+\.\d+\.\d+"\]/,
+  fragment: /(?:^| )-f(?: |$)|"field":"frag-off"/m,
+  connmarkMatch: /-m connmark|"left":\{(?:"&":\[)?\{"ct":\{"key":"mark"\}/,
+};
+/** Source NAT, told apart by the nat chain that decided: INPUT (local delivery) or POSTROUTING (forwarded). */
+const SNAT_FEATURES: Record<string, { chain: string; rule: RegExp }> = {
+  snatInput: { chain: 'INPUT', rule: /-j SNAT|\{"snat":/ },
+  snatForward: { chain: 'POSTROUTING', rule: /-j SNAT|\{"snat":/ },
+  masquerade: { chain: 'POSTROUTING', rule: /-j MASQUERADE|\{"masquerade":/ },
+};
+const FIRED_FEATURES: Record<string, RegExp> = {
+  nflog: /-j NFLOG|\{"log":\{"group"/,
+  connmarkTarget: /-j CONNMARK|"mangle":\{"key":\{"ct":\{"key":"mark"\}\}|"value":\{"ct":\{"key":"mark"\}\}/,
+  ctZone: /-j CT --zone|"key":"zone"/,
+  trace: /-j TRACE|"nftrace"/,
+  dscp: /-j DSCP|"field":"dscp"/,
+  unknownTarget: /-j TCPOPTSTRIP|"field":"dscp"/,
+};
+/** Targets/statements the analyzer does not know: it must say so in the result's warnings. */
+const UNKNOWN_TARGET = FIRED_FEATURES.unknownTarget as RegExp;
 
 /** `mixed`: legacy iptables and native nft loaded at once (nft shifted by +5 so no two base chains tie). */
 interface Failure { label: string; outcome: CaseOutcome; backend: Backend | 'mixed'; seed: number; family: 'ip' | 'inet' }
@@ -153,8 +184,18 @@ describeLab('analyzer agrees with the kernel (differential)', () => {
         // ipset: a `-m set` rule decided a base chain (kernel counters); and, contents withheld, the kernel took an offered outcome.
         if (/--match-set /.test(deciding)) coverage.ipsetDecided = (coverage.ipsetDecided ?? 0) + 1;
         if (o.analyzer.alternatives.length > 0 && JSON.stringify(o.analyzer.raw).includes('ipset contents are not known')) coverage.ipsetWithheld = (coverage.ipsetWithheld ?? 0) + 1;
+        for (const [name, pattern] of Object.entries(DECIDING_FEATURES)) if (pattern.test(deciding)) coverage[name] = (coverage[name] ?? 0) + 1;
+        for (const [name, { chain, rule }] of Object.entries(SNAT_FEATURES)) {
+          if ((o.kernelRaw?.path ?? []).some((p) => p.table === 'nat' && p.chain === chain && rule.test(p.rule ?? ''))) coverage[name] = (coverage[name] ?? 0) + 1;
+        }
+        const fired = (o.kernelRaw?.fired ?? []).join('\n');
+        for (const [name, pattern] of Object.entries(FIRED_FEATURES)) if (pattern.test(fired)) coverage[name] = (coverage[name] ?? 0) + 1;
+        // The kernel went through a target the analyzer does not know: the analyzer must have flagged it.
+        const warnings = (o.analyzer.raw as { warnings?: string[] } | undefined)?.warnings ?? [];
+        if (UNKNOWN_TARGET.test(fired) && !warnings.some((w) => /not understood|not simulated/.test(w))) unflagged.push(formatDisagreement(o, 'unknown target not flagged in the warnings'));
       }
     };
+    const unflagged: string[] = [];
     const reproduce = ipFamily === 'ipv6' ? 'WHY_BLOCKED_DIFF_SEED6=%s WHY_BLOCKED_DIFF_CASES6=1' : 'WHY_BLOCKED_DIFF_SEED=%s WHY_BLOCKED_DIFF_CASES=1';
     const work = async (oracle: KernelOracle, worker: number): Promise<void> => {
       for (let i = worker; i < cases; i += WORKERS) {
@@ -243,6 +284,12 @@ describeLab('analyzer agrees with the kernel (differential)', () => {
     if (cases >= 6) expect(coverage.outIface ?? 0).toBeGreaterThan(0);
     // REJECT in filter OUTPUT (both families): it must have rejected some answer, with its error seen.
     if (cases >= 6) expect([coverage.outputReject ?? 0, coverage.outputRejectError ?? 0].every((n) => n > 0)).toBe(true);
+    expect(unflagged.slice(0, 3).join('\n\n')).toBe('');
+    // Issue #3 iptables features: each must have decided (or been crossed by) some packet.
+    if (cases >= 12 && ipFamily === 'ipv4') {
+      const wanted = [...Object.keys(DECIDING_FEATURES), ...Object.keys(FIRED_FEATURES), ...Object.keys(SNAT_FEATURES)];
+      expect(wanted.filter((k) => (coverage[k] ?? 0) === 0)).toEqual([]);
+    }
     if (cases >= 6 && backends.includes('nft')) {
       // ct status dnat needs DNAT, which only IPv4 rulesets generate; the rarer extras (an anonymous map
       // holding both verdicts, continue) are required where the cases are many (IPv4), in every backend mix.

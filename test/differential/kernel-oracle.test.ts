@@ -188,6 +188,21 @@ describeLab('kernel oracle (differential harness)', () => {
     expect(names.filter((n) => root.includes(n))).toEqual([]);
   });
 
+  // The lab's egress out0 has no address; DNAT + MASQUERADE must still forward (FINDINGS.md, "Source NAT").
+  it('MASQUERADE out of an address-less interface borrows another interface\'s address and forwards', async () => {
+    const script = [
+      'table ip t {',
+      '\tchain natpre { type nat hook prerouting priority -100; policy accept; ip saddr 198.51.100.4 counter dnat to 192.0.2.50; }',
+      '\tchain filterfwd { type filter hook forward priority 0; policy accept; counter comment "diff-entry"; counter comment "diff-exit"; }',
+      '\tchain natpost { type nat hook postrouting priority 100; policy accept; counter masquerade; }',
+      '\tchain late { type filter hook postrouting priority 200; policy drop; ip saddr 10.99.0.2 counter accept; }',
+      '}',
+    ].join('\n');
+    await oracle.load('nft', `${script}\n`);
+    const answer = await oracle.probe({ proto: 'udp', src: '198.51.100.4', dst: '10.99.0.2', sport: 1000, dport: 53, inIface: 'eth0' });
+    expect([answer.verdict, answer.route, answer.path.map((p) => `${p.chain} ${p.verdict}`)]).toEqual(['accept', 'forward', ['natpre accept', 'filterfwd accept', 'natpost accept', 'late accept']]);
+  });
+
   it('generates canonical iptables-save text: iptables-nft reads every generated ruleset back unchanged', async () => {
     for (let seed = 9100; seed < 9115; seed++) {
       const model = generateRuleset(seed, 'iptables');

@@ -427,7 +427,8 @@ function initialTarget(name: string, isGoto: boolean, chains: ReadonlySet<string
     case 'NOTRACK': return { kind: 'notrack' };
     case 'MARK': return { kind: 'setMark', ct: false, value: 0, mask: 0 };
     case 'CONNMARK': return { kind: 'nonTerminal', name: 'CONNMARK' };
-    case 'CT': return { kind: 'nonTerminal', name: 'CT' };
+    // Every CT rule but --notrack attaches a conntrack template (xt_ct_tg_check), even without options.
+    case 'CT': return { kind: 'ctTemplate', name: 'CT', overridesNotrack: false };
     case 'DNAT': return { kind: 'dnat' };
     case 'REDIRECT': return { kind: 'redirect' };
     case 'SNAT': return { kind: 'snat', name: 'SNAT' };
@@ -478,6 +479,7 @@ function parseTargetOption(name: string, target: Target, opt: string, c: Cursor,
     case 'CT':
       if (opt === '--notrack') return { kind: 'notrack' };
       if (['--zone-orig', '--zone-reply'].includes(opt)) return target;
+      if (opt === '--zone' && target.kind === 'ctTemplate') return { ...target, zone: parseNumber(takeValue(c, opt)) };
       if (['--helper', '--ctevents', '--expevents', '--zone', '--timeout'].includes(opt)) { takeValue(c, opt); return target; }
       break;
     case 'DNAT': {

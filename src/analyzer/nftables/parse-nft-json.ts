@@ -39,6 +39,10 @@ const payloadFields: Record<string, FieldKey> = {
 
 type Left =
   | { kind: 'fields'; fields: FieldKey[] }
+  /** `ip saddr & 255.0.255.0` (a non-contiguous mask; contiguous ones are listed as prefixes). */
+  | { kind: 'maskedAddr'; field: 'src' | 'dst'; family: Family; mask: bigint }
+  /** `ip frag-off & 0x1fff`: the fragment offset, non-zero for every fragment but the first (iptables `-f`). */
+  | { kind: 'fragOffset' }
   | { kind: 'iface'; dir: 'in' | 'out' }
   | { kind: 'ctState' }
   | { kind: 'ctStatus' }
@@ -98,9 +102,16 @@ function fieldOf(e: Json): FieldKey | Left {
   }
   if (isObj(e) && Array.isArray(e['&'])) {
     const [l, r] = e['&'] as Json[];
+    if (isObj(l) && isObj(l.payload) && l.payload.protocol === 'ip' && l.payload.field === 'frag-off' && r === 0x1fff) return { kind: 'fragOffset' };
     const inner = fieldOf(l);
     if (inner === 'tcp.flags') return { kind: 'tcpFlags', mask: flagsValue(r) };
     if ((inner === 'meta.mark' || inner === 'ct.mark') && typeof r === 'number') return { kind: 'markMask', ct: inner === 'ct.mark', mask: r >>> 0 };
+    if (typeof inner === 'string' && isAddrField(inner) && typeof r === 'string') {
+      const family: Family = inner.startsWith('ip6') ? 'ipv6' : 'ipv4';
+      const mask = parseIp(r);
+      if (mask?.family !== family) throw new Unsupported(`address mask ${r}`);
+      return { kind: 'maskedAddr', field: inner.endsWith('saddr') ? 'src' : 'dst', family, mask: mask.value };
+    }
     throw new Unsupported('bitwise expression is not simulated');
   }
   throw new Unsupported(`expression ${Object.keys(e)[0] ?? '?'} is not simulated`);
@@ -218,6 +229,17 @@ function matchOf(m: Obj, ctx: Ctx, text: string): Match {
       const statuses = strings(right).map((s) => s.toUpperCase().replace('-', '_'));
       return op === '==' || op === '!=' ? { kind: 'ctStatus', statuses, exact: true, invert, text } : { kind: 'ctStatus', statuses, invert, text };
     }
+    case 'maskedAddr': {
+      if (op !== '==' && op !== '!=') throw new Unsupported(`masked address ${op}`);
+      const addr = typeof right === 'string' ? parseIp(right) : undefined;
+      if (addr?.family !== left.family) throw new Unsupported(`"${String(right)}" is not an address`);
+      return { kind: 'addr', field: left.field, addr: addr.value & left.mask, mask: left.mask, family: left.family, invert, text };
+    }
+    case 'fragOffset': {
+      // `& 0x1fff != 0` is iptables `-f` (a non-first fragment); `== 0` is `! -f`.
+      if ((op !== '==' && op !== '!=') || numberOf(right) !== 0) throw new Unsupported(`ip frag-off & 0x1fff ${op} ${String(right)}`);
+      return { kind: 'fragment', invert: op === '==', text };
+    }
     case 'fibType': {
       if (op !== '==' && op !== '!=') throw new Unsupported(`fib type ${op}`);
       return { kind: 'addrType', field: left.field, types: strings(right).map((t) => t.toUpperCase()), limitIface: false, fib: true, invert, text };
@@ -237,7 +259,7 @@ function matchOf(m: Obj, ctx: Ctx, text: string): Match {
       if (op !== '==' && op !== '!=') throw new Unsupported(`mark & … ${op}`);
       const value = numberOf(right);
       if (value === undefined) throw new Unsupported('mark value');
-      return { kind: 'mark', ct: left.ct, value: value >>> 0, mask: left.mask, invert, text };
+      return left.ct ? { kind: 'mark', ct: true, nft: true, value: value >>> 0, mask: left.mask, invert, text } : { kind: 'mark', ct: false, value: value >>> 0, mask: left.mask, invert, text };
     }
     case 'fields': {
       const { fields } = left;
@@ -371,10 +393,18 @@ function convertRule(exprs: Json[], ctx: Ctx): RuleParts {
       const ct = isObj(key) && isObj(key.ct) && key.ct.key === 'mark';
       const meta = isObj(key) && isObj(key.meta) && key.meta.key === 'mark';
       const set = ct || meta ? markAssignment(st.mangle.value, ct ? 'ct' : 'meta') : undefined;
+      const zone = isObj(key) && isObj(key.ct) && key.ct.key === 'zone';
+      const nftrace = isObj(key) && isObj(key.meta) && key.meta.key === 'nftrace';
+      if (zone) {
+        const value = numberOf(st.mangle.value);
+        actions.push({ kind: 'ctTemplate', name: text, overridesNotrack: true, ...(value === undefined ? {} : { zone: value }) });
+        continue;
+      }
+      if (nftrace) { actions.push({ kind: 'nonTerminal', name: text }); continue; }
       if (set) actions.push({ kind: 'setMark', ct, value: set.value, mask: set.mask });
       else if (ct && isMarkRef(st.mangle.value, 'meta')) actions.push({ kind: 'connmarkSave', nfMask: 0xffffffff, ctMask: 0xffffffff });
       else if (meta && isMarkRef(st.mangle.value, 'ct')) actions.push({ kind: 'connmarkRestore', nfMask: 0xffffffff, ctMask: 0xffffffff });
-      else actions.push({ kind: 'unknown', name: 'mangle', reason: `statement "${text}" is not simulated` });
+      else actions.push({ kind: 'unknown', name: text, reason: 'the analyzer does not simulate this statement' });
       continue;
     }
     if ('notrack' in st) { actions.push({ kind: 'notrack' }); continue; }

@@ -23,6 +23,8 @@ export interface KernelAnswer {
   rule?: string;
   /** Every base chain the packet reached, in hook/priority order. */
   path: BaseChainOutcome[];
+  /** Text of every rule whose counter rose on that path, terminal or not (LOG, CONNMARK, CT, …). */
+  fired?: string[];
   /** Whether the packet was delivered locally (INPUT) or routed through FORWARD. */
   route: 'local' | 'forward';
   /**
@@ -71,6 +73,7 @@ export function decideFromCounters(before: CounterSnapshot, after: CounterSnapsh
   const seenLater = (index: number): boolean => baseChains.slice(index + 1).some((c) => policyDelta(c) > 0 || c.rules.some((r) => delta(c, r) > 0));
 
   const path: BaseChainOutcome[] = [];
+  const firedTexts: string[] = [];
   let unseenObservable = 0;
   // nat POSTROUTING is the last chain a forwarded packet reaches, and may be skipped: confirm it settled.
   let needsSettle = forwarded;
@@ -82,6 +85,7 @@ export function decideFromCounters(before: CounterSnapshot, after: CounterSnapsh
     for (const chain of tree) {
       for (const rule of chain.rules) {
         if (delta(chain, rule) <= 0) continue;
+        if (rule.marker === undefined) firedTexts.push(rule.text);
         if (rule.action.kind === 'accept' || rule.action.kind === 'drop' || rule.action.kind === 'reject') fired.push({ chain, rule });
         // A verdict map decides through the element whose own counter rose (jumps are followed like jump rules).
         const taken = rule.vmap?.filter((e, i) => e.packets - (vmapElement(chain, rule, i)?.packets ?? 0) > 0) ?? [];
@@ -120,7 +124,7 @@ export function decideFromCounters(before: CounterSnapshot, after: CounterSnapsh
     return { verdict: 'drop', decidedBy: { family: '', table: '', chain: '' }, path, route: forwarded ? 'forward' : 'local', complete, needsSettle };
   }
   const final = path.find((p) => p.verdict !== 'accept') ?? (path[path.length - 1] as BaseChainOutcome);
-  const answer: KernelAnswer = { verdict: final.verdict, decidedBy: final.decidedBy, path, route: forwarded ? 'forward' : 'local', complete, needsSettle };
+  const answer: KernelAnswer = { verdict: final.verdict, decidedBy: final.decidedBy, path, route: forwarded ? 'forward' : 'local', complete, needsSettle, fired: firedTexts };
   if (final.rule !== undefined) answer.rule = final.rule;
   if (final.verdict === 'reject') {
     const chain = after.chains.find((c) => c.table === final.decidedBy.table && c.name === final.decidedBy.chain && c.family === final.family);

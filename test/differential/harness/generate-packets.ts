@@ -50,6 +50,7 @@ export function generatePackets(ruleset: GenRuleset, count: number, seed: number
         const elements = [...(match.nftSet?.elements ?? []), ...(target.kind === 'avmap' ? target.entries.map((e) => e.key) : [])];
         const concatenated = match.nftSet?.key === 'saddr.dport' || (target.kind === 'avmap' && target.key === 'saddr.dport');
         if (match.src) sources.push(...(v6 ? addressesAround6(match.src.cidr) : addressesAround(match.src.cidr)));
+        if (match.maskedAddr?.field === 'src') sources.push(...addressesUnderMask(match.maskedAddr.addr, match.maskedAddr.mask));
         if (match.iprange?.option === 'src-range') sources.push(match.iprange.lo, match.iprange.hi, v6 ? addIp6(match.iprange.hi, 1) : intToIp((ipToInt(match.iprange.hi) + 1) >>> 0));
         for (const element of concatenated ? elements : []) pairs.push(...pairsOf(element, v6));
         for (const element of elements) {
@@ -181,6 +182,18 @@ function randomSource(rng: Prng): string {
     const ip = intToIp((base + rng.int(1, 2 ** (32 - prefixLen) - 2)) >>> 0);
     if (isSafeSource(ip)) return ip;
   }
+}
+
+/**
+ * Addresses a dotted non-contiguous mask accepts although they differ from its address in the
+ * unmasked octets, and one that misses it by the lowest masked bit.
+ */
+function addressesUnderMask(addr: string, mask: string): string[] {
+  const a = ipToInt(addr);
+  const m = ipToInt(mask);
+  const inside = [0x0a0b0c0d, 0x3f2e1d4c].map((fill) => intToIp(((a & m) | (fill & ~m)) >>> 0));
+  const lowest = m & -m;
+  return [...inside, intToIp((ipToInt(inside[0] as string) ^ lowest) >>> 0)];
 }
 
 /** First, last and just-outside addresses of a CIDR: where off-by-one bugs live. */

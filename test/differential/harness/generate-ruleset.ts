@@ -1,3 +1,4 @@
+import { addIptablesFeatures } from './add-iptables-features.ts';
 import { createPrng, type Prng } from './create-prng.ts';
 import { addIpsets } from './generate-ipsets.ts';
 import { canonicalCidr, intToIp, ipToInt, parseCidr } from './ipv4.ts';
@@ -40,6 +41,7 @@ export function generateRuleset(seed: number, dialect: 'iptables' | 'nft', famil
   }
   addOutIface(createPrng(seed ^ 0x6f696600), dialect, tables);
   addOutputReject(createPrng(seed ^ 0x72656a6f), dialect, tables);
+  addIptablesFeatures(seed, dialect, family, tables);
   const ipsets = dialect === 'iptables' ? addIpsets(createPrng(seed ^ 0x69707365), family, tables) : [];
   const ruleset: GenRuleset = family === 'ipv6' ? { seed, dialect, family, tables } : { seed, dialect, tables };
   if (ipsets.length > 0) ruleset.ipsets = ipsets;

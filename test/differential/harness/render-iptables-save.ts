@@ -45,9 +45,11 @@ function renderMatch(m: GenMatch, v6: boolean): string[] {
   const out: string[] = [];
   if (m.src) out.push(`${bang(m.src.neg)}-s ${m.src.cidr}`);
   if (m.dst) out.push(`${bang(m.dst.neg)}-d ${m.dst.cidr}`);
+  if (m.maskedAddr) out.push(`${bang(m.maskedAddr.neg)}${m.maskedAddr.field === 'src' ? '-s' : '-d'} ${m.maskedAddr.addr}/${m.maskedAddr.mask}`);
   if (m.inIface) out.push(`${bang(m.inIface.neg)}-i ${m.inIface.name}`);
   if (m.outIface) out.push(`${bang(m.outIface.neg)}-o ${m.outIface.name}`);
   if (m.proto) out.push(`${bang(m.proto.neg)}-p ${PROTO_NAMES[m.proto.name] ?? m.proto.name}`);
+  if (m.fragment) out.push(`${bang(m.fragment.neg)}-f`);
   const l4 = m.proto !== undefined && !m.proto.neg ? m.proto.name : undefined;
   if ((l4 === 'tcp' || l4 === 'udp') && (m.sport || m.dport || m.tcpFlags)) {
     const parts = [`-m ${l4}`];
@@ -69,6 +71,7 @@ function renderMatch(m: GenMatch, v6: boolean): string[] {
   if (m.addrtype) out.push(`-m addrtype ${bang(m.addrtype.neg)}--${m.addrtype.option} ${m.addrtype.types.join(',')}`);
   if (m.mark) out.push(`-m mark ${bang(m.mark.neg)}--mark ${markText(m.mark.value, m.mark.mask)}`);
   if (m.ipset) out.push(`-m set ${bang(m.ipset.neg)}--match-set ${m.ipset.name} ${m.ipset.dirs}${m.ipset.returnNomatch === true ? ' --return-nomatch' : ''}`);
+  if (m.connmark) out.push(`-m connmark ${bang(m.connmark.neg)}--mark ${markText(m.connmark.value, m.connmark.mask)}`);
   if (m.stateful !== undefined) out.push(v6 ? STATEFUL_IPTABLES[m.stateful].replace('255.255.255.255', 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff') : STATEFUL_IPTABLES[m.stateful]);
   if (m.comment !== undefined) out.push(`-m comment --comment ${quote(m.comment)}`);
   return out;
@@ -100,6 +103,16 @@ function renderTarget(t: GenTarget): string[] {
     case 'goto': return [`-g ${t.chain}`];
     case 'vmap': case 'avmap': throw new Error('verdict maps exist only in the nft dialect');
     case 'CONTINUE': throw new Error('continue exists only in the nft dialect');
+    case 'NFLOG': return [`-j NFLOG --nflog-group ${t.group}`];
+    case 'CONNMARK':
+      // iptables-save spells out the default masks of --save-mark/--restore-mark.
+      return [t.op === 'set' ? `-j CONNMARK --set-xmark 0x${t.value.toString(16)}/0x${t.mask.toString(16)}` : `-j CONNMARK --${t.op}-mark --nfmask 0xffffffff --ctmask 0xffffffff`];
+    case 'CTZONE': return [`-j CT --zone ${t.zone}`];
+    case 'TRACE': return ['-j TRACE'];
+    case 'DSCP': return [`-j DSCP --set-dscp 0x${t.dscp.toString(16).padStart(2, '0')}`];
+    case 'TCPOPTSTRIP': return ['-j TCPOPTSTRIP --strip-options 8'];
+    case 'SNAT': return [`-j SNAT --to-source ${t.to}`];
+    case 'MASQUERADE': return ['-j MASQUERADE'];
   }
 }
 

@@ -92,6 +92,7 @@ function mapsCleanly(rule: GenRule): boolean {
   if (m.multiport?.option === 'ports') return false;
   if (m.icmpType?.neg === true && m.icmpType.code !== undefined) return false;
   if (m.stateful !== undefined && m.stateful !== 'limit' && m.stateful !== 'nft-quota') return false;
+  if (rule.target.kind === 'TCPOPTSTRIP') return false;
   return true;
 }
 
@@ -101,7 +102,7 @@ export function renderNftRule(rule: GenRule, ip: 'ip' | 'ip6' = 'ip', inet = fal
     ? [...renderMatch(rule.match, ip, inet), 'counter', `${rule.target.l4} dport vmap @${rule.target.map}`]
     : rule.target.kind === 'avmap'
       ? [...renderMatch(rule.match, ip, inet), 'counter', renderAvmap(rule.target, ip)]
-      : [...renderMatch(rule.match, ip, inet), 'counter', ...renderTarget(rule.target, inet ? ` ${ip}` : '')];
+      : [...renderMatch(rule.match, ip, inet), 'counter', ...renderTarget(rule.target, inet ? ` ${ip}` : '', ip)];
   if (rule.match.comment !== undefined) parts.push(`comment "${nftString(rule.match.comment)}"`);
   return parts.join(' ');
 }
@@ -112,9 +113,13 @@ function renderMatch(m: GenMatch, ip: 'ip' | 'ip6', inet = false): string[] {
   const out: string[] = [];
   if (m.src) out.push(`${ip} saddr ${op(m.src.neg)}${m.src.cidr}`);
   if (m.dst) out.push(`${ip} daddr ${op(m.dst.neg)}${m.dst.cidr}`);
+  // A non-contiguous mask has no prefix form: nft compares the masked address.
+  if (m.maskedAddr) out.push(`ip ${m.maskedAddr.field === 'src' ? 'saddr' : 'daddr'} & ${m.maskedAddr.mask} ${m.maskedAddr.neg ? '!=' : '=='} ${m.maskedAddr.addr}`);
   if (m.inIface) out.push(`iifname ${op(m.inIface.neg)}"${m.inIface.name.replace(/\+$/, '*')}"`);
   if (m.outIface) out.push(`oifname ${op(m.outIface.neg)}"${m.outIface.name.replace(/\+$/, '*')}"`);
   if (m.proto) out.push(`meta l4proto ${op(m.proto.neg)}${m.proto.name === 'icmpv6' ? 'ipv6-icmp' : m.proto.name}`);
+  // iptables -f is "fragment offset non-zero" (iptables-nft translates it the same way).
+  if (m.fragment) out.push(`ip frag-off & 0x1fff ${m.fragment.neg ? '==' : '!='} 0`);
   const l4 = m.proto !== undefined && !m.proto.neg ? m.proto.name : undefined;
   if (l4 === 'tcp' || l4 === 'udp') {
     if (m.sport) out.push(`${l4} sport ${op(m.sport.neg)}${portText(m.sport)}`);
@@ -149,6 +154,12 @@ function renderMatch(m: GenMatch, ip: 'ip' | 'ip6', inet = false): string[] {
     const states = m.ctstate.states.map((s) => s.toLowerCase());
     out.push(`ct state ${op(m.ctstate.neg)}${m.ctstate.nftBraces === true ? `{ ${states.join(', ')} }` : states.join(',')}`);
   }
+  if (m.connmark) {
+    const value = `0x${m.connmark.value.toString(16)}`;
+    out.push(m.connmark.mask === 0xffffffff
+      ? `ct mark ${op(m.connmark.neg)}${value}`
+      : `ct mark & 0x${m.connmark.mask.toString(16)} ${m.connmark.neg ? '!=' : '=='} ${value}`);
+  }
   if (m.mark) {
     const value = `0x${m.mark.value.toString(16)}`;
     out.push(m.mark.mask === 0xffffffff
@@ -175,7 +186,7 @@ const NFT_REJECT: Record<Exclude<RejectWith, 'tcp-reset'>, string> = {
 };
 
 /** `natFamily` is ` ip` in inet tables, where dnat must name the address family. */
-function renderTarget(t: GenTarget, natFamily: string): string[] {
+function renderTarget(t: GenTarget, natFamily: string, ip: 'ip' | 'ip6' = 'ip'): string[] {
   switch (t.kind) {
     case 'NONE': return [];
     case 'ACCEPT': case 'DROP': case 'RETURN': return [t.kind.toLowerCase()];
@@ -198,6 +209,16 @@ function renderTarget(t: GenTarget, natFamily: string): string[] {
     case 'vmap': return [`${t.l4} dport vmap @${t.map}`];
     case 'avmap': throw new Error('an anonymous verdict map is rendered by renderAvmap');
     case 'CONTINUE': return ['continue'];
+    case 'NFLOG': return [`log group ${t.group}`];
+    case 'CONNMARK':
+      if (t.op !== 'set') return [t.op === 'save' ? 'ct mark set meta mark' : 'meta mark set ct mark'];
+      return [t.mask === 0xffffffff ? `ct mark set 0x${t.value.toString(16)}` : `ct mark set ct mark & 0x${((~t.mask) >>> 0).toString(16)} | 0x${t.value.toString(16)}`];
+    case 'CTZONE': return [`ct zone set ${t.zone}`];
+    case 'TRACE': return ['meta nftrace set 1'];
+    case 'DSCP': return [`${ip} dscp set ${t.dscp}`];
+    case 'TCPOPTSTRIP': throw new Error('TCPOPTSTRIP has no nft rendering');
+    case 'SNAT': return [`snat${natFamily} to ${t.to}`];
+    case 'MASQUERADE': return ['masquerade'];
   }
 }
 

@@ -4,7 +4,7 @@
  */
 /** `extra` exists only in the nft dialect: a second filter-type table hooked at input (priority ±10). */
 export type TableName = 'raw' | 'mangle' | 'nat' | 'filter' | 'extra';
-export type HookName = 'PREROUTING' | 'INPUT' | 'FORWARD' | 'OUTPUT';
+export type HookName = 'PREROUTING' | 'INPUT' | 'FORWARD' | 'OUTPUT' | 'POSTROUTING';
 export type CtState = 'INVALID' | 'NEW' | 'RELATED' | 'ESTABLISHED' | 'UNTRACKED';
 export type RejectWith =
   | 'icmp-net-unreachable' | 'icmp-host-unreachable' | 'icmp-port-unreachable' | 'icmp-proto-unreachable'
@@ -60,6 +60,12 @@ export interface GenMatch {
   /** iptables only: `-m set [!] --match-set NAME dirs [--return-nomatch]` over GenRuleset.ipsets. */
   ipset?: Negatable & { name: string; dirs: string; returnNomatch?: boolean };
   comment?: string;
+  /** IPv4 `-s`/`-d` with a dotted non-contiguous mask (`addr` already masked, as iptables-save prints it). */
+  maskedAddr?: Negatable & { field: 'src' | 'dst'; addr: string; mask: string };
+  /** IPv4 `-f` (a non-first fragment): never true for the generated packets, so `! -f` always matches. */
+  fragment?: Negatable;
+  /** `-m connmark --mark` / nft `ct mark`: the connection's mark (no match at all without a connection). */
+  connmark?: Negatable & { value: number; mask: number };
 }
 
 export type NftSetKey = 'saddr' | 'daddr' | 'sport' | 'dport' | 'saddr.dport';
@@ -90,7 +96,22 @@ export type GenTarget =
    */
   | { kind: 'avmap'; key: AvmapKey; l4: 'tcp' | 'udp'; entries: Array<{ key: string; verdict: 'accept' | 'drop' | { jump: string } }> }
   /** nft only: `continue` (a no-op verdict: evaluation goes on with the next rule). */
-  | { kind: 'CONTINUE' };
+  | { kind: 'CONTINUE' }
+  /** Non-terminating targets (issue #3): the verdict must pass through them unchanged. */
+  | { kind: 'NFLOG'; group: number }
+  | { kind: 'CONNMARK'; op: 'set'; value: number; mask: number }
+  | { kind: 'CONNMARK'; op: 'save' | 'restore' }
+  /** raw only: `-j CT --zone N` / nft `ct zone set N` (attaches a conntrack template). */
+  | { kind: 'CTZONE'; zone: number }
+  /** raw only: `-j TRACE` / nft `meta nftrace set 1`. */
+  | { kind: 'TRACE' }
+  /** mangle: `-j DSCP --set-dscp N` / nft `ip dscp set N` (the latter unknown to the analyzer). */
+  | { kind: 'DSCP'; dscp: number }
+  /** mangle, after `-p tcp`, iptables only: a target the analyzer does not know (it must flag it). */
+  | { kind: 'TCPOPTSTRIP' }
+  /** nat INPUT / POSTROUTING. */
+  | { kind: 'SNAT'; to: string }
+  | { kind: 'MASQUERADE' };
 
 export type AvmapKey = 'dport' | 'saddr' | 'saddr.dport';
 
