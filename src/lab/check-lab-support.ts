@@ -54,6 +54,7 @@ export function resolveLabBinaries(plan: LabPlan, path: string): Record<string, 
     else {
       needed.add(`${fw.backend}-restore`);
       if (fw.rules6 !== undefined) needed.add(`ip6${fw.backend.slice(2)}-restore`);
+      if (fw.ipsets !== undefined) needed.add('ipset');
     }
     for (const l of h.listeners) if (l.kind === 'inetd') needed.add(l.program);
   }

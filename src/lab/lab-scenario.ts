@@ -13,6 +13,11 @@ export interface LabFirewallSpec {
   rules: string;
   /** ip6tables-restore text; iptables backends only. */
   rules6?: string;
+  /**
+   * `ipset restore` text, loaded before the rules (iptables backends only: `-m set` refuses a set
+   * that does not exist yet). Sets live in the host's namespace and go with it.
+   */
+  ipsets?: string;
 }
 
 export type LabListenerSpec =

@@ -120,6 +120,9 @@ export function planLab(scenario: LabScenario, name: string, subnet: Ipv4Cidr): 
     if (spec.firewall?.rules6 !== undefined && spec.firewall.backend === 'nft') {
       throw invalid(s, `host "${hostName}": rules6 is for iptables backends; put IPv6 rules in the nft script`);
     }
+    if (spec.firewall?.ipsets !== undefined && spec.firewall.backend === 'nft') {
+      throw invalid(s, `host "${hostName}": ipsets are for iptables backends; use nft sets in the nft script`);
+    }
     if (spec.login) {
       if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(spec.login.user) || spec.login.user === 'root') {
         throw invalid(s, `host "${hostName}" login user "${spec.login.user}" must be a lowercase login name other than root`);
@@ -198,6 +201,7 @@ export function planLab(scenario: LabScenario, name: string, subnet: Ipv4Cidr): 
         ...h.firewall,
         rules: render(h, h.firewall.rules),
         ...(h.firewall.rules6 !== undefined ? { rules6: render(h, h.firewall.rules6) } : {}),
+        ...(h.firewall.ipsets !== undefined ? { ipsets: render(h, h.firewall.ipsets) } : {}),
       },
     } : {}),
     etcFiles: Object.fromEntries(Object.entries(h.etcFiles).map(([path, text]) => {

@@ -267,11 +267,17 @@ export async function startLab(scenarioOrName: string | LabScenario, options: St
       if (!fw) return [];
       const rulesFile = join(hostDir(h.name), fw.backend === 'nft' ? 'ruleset.nft' : 'rules.v4');
       writeFileSync(rulesFile, fw.rules, { mode: 0o600 });
-      const loads = [runChecked([ip, 'netns', 'exec', h.ns, ...(fw.backend === 'nft' ? [bins.nft!, '-f'] : [bins[`${fw.backend}-restore`]!]), rulesFile], opt)];
+      let setsLoaded: Promise<unknown> = Promise.resolve();
+      if (fw.ipsets !== undefined) {
+        const ipsetFile = join(hostDir(h.name), 'ipsets.restore');
+        writeFileSync(ipsetFile, fw.ipsets, { mode: 0o600 });
+        setsLoaded = runChecked([ip, 'netns', 'exec', h.ns, bins.ipset!, 'restore', '-file', ipsetFile], opt);
+      }
+      const loads = [setsLoaded.then(() => runChecked([ip, 'netns', 'exec', h.ns, ...(fw.backend === 'nft' ? [bins.nft!, '-f'] : [bins[`${fw.backend}-restore`]!]), rulesFile], opt))];
       if (fw.rules6 !== undefined && fw.backend !== 'nft') {
         const rules6File = join(hostDir(h.name), 'rules.v6');
         writeFileSync(rules6File, fw.rules6, { mode: 0o600 });
-        loads.push(runChecked([ip, 'netns', 'exec', h.ns, bins[`ip6${fw.backend.slice(2)}-restore`]!, rules6File], opt));
+        loads.push(setsLoaded.then(() => runChecked([ip, 'netns', 'exec', h.ns, bins[`ip6${fw.backend.slice(2)}-restore`]!, rules6File], opt)));
       }
       return loads;
     }));

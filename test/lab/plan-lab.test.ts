@@ -3,6 +3,7 @@ import { ErrorCode } from '../../src/errors.ts';
 import { cidrsOverlap, parseLabCidr, pickLabSubnet } from '../../src/lab/lab-addressing.ts';
 import { renderInventory, renderKnownHosts } from '../../src/lab/lab-ssh-files.ts';
 import { planLab } from '../../src/lab/plan-lab.ts';
+import { getLabScenario } from '../../src/lab/scenario-registry.ts';
 import { occupiedFromIpJson } from '../../src/lab/read-occupied-ranges.ts';
 import type { LabScenario } from '../../src/lab/lab-scenario.ts';
 import { seedTelnetScenario } from './lab-test-exports.ts';
@@ -47,6 +48,11 @@ describe('planLab (pure)', () => {
     expect(plan.rootVeth.length).toBeLessThanOrEqual(15);
   });
 
+  it('fills host placeholders into a firewall\'s ipset contents', () => {
+    const plan = planLab(getLabScenario('ipset-blocklist'), 'wbabcde', subnet);
+    expect(plan.hosts.find((h) => h.name === 'server')!.firewall?.ipsets).toContain('add blocklist 10.240.7.1\n');
+  });
+
   it('routes the root namespace and the hosts through a router to other segments', () => {
     const routed: LabScenario = {
       name: 'routed', summary: 'test', ipv6: true,
@@ -73,6 +79,7 @@ describe('planLab (pure)', () => {
     ['a template naming no host', { hosts: { a: { interfaces: [{ segment: 'lan', hostId: 3 }], etcFiles: { 'hosts.allow': 'ALL: {{ghost}}' } } } }, /"\{\{ghost\}\}" names no host/],
     ['an etc path escaping /etc', { hosts: { a: { interfaces: [{ segment: 'lan', hostId: 3 }], etcFiles: { '../shadow': '' } } } }, /plain path relative to \/etc/],
     ['a reserved host name', { hosts: { sw: { interfaces: [{ segment: 'lan', hostId: 3 }] } } }, /host name "sw"/],
+    ['ipsets on an nft host', { hosts: { a: { interfaces: [{ segment: 'lan', hostId: 3 }], firewall: { backend: 'nft', rules: '', ipsets: 'create s hash:ip\n' } } } }, /ipsets are for iptables backends/],
   ])('rejects %s', (_name, partial, message) => {
     const scenario = { name: 'x', summary: 'x', segments: [{ name: 'lan' }], ...partial } as LabScenario;
     expect(() => planLab(scenario, 'wbabcde', subnet)).toThrow(expect.objectContaining({ code: ErrorCode.LabFailed, message: expect.stringMatching(message) }));

@@ -8,7 +8,7 @@ const subnet = parseLabCidr('10.240.9.0/24', 'test');
 describe('shipped lab scenarios', () => {
   it('covers one scenario per triage cause that the lab can reproduce', () => {
     expect([...labScenarios.keys()].sort()).toEqual([
-      'blocked-upstream', 'bound-loopback', 'drop-policy', 'drop-rule', 'nft-native', 'not-listening',
+      'blocked-upstream', 'bound-loopback', 'drop-policy', 'drop-rule', 'ipset-blocklist', 'nft-native', 'not-listening',
       'persistence-drift', 'reachable', 'reject-tcp-reset', 'reply-blocked', 'seed-ipv6', 'seed-telnet', 'tcp-wrappers',
     ]);
   });

@@ -52,6 +52,15 @@ const cases: Array<{ scenario: string; target?: string; from?: string; cause: Ca
     check: (r) => expect(r.warnings.map((w) => w.code)).toContain('persistence-drift'),
   },
   { scenario: 'nft-native', cause: 'firewall-shadowed-accept', check: (r) => expect(r.decidedBy?.source).toBe('nft') },
+  {
+    scenario: 'ipset-blocklist', cause: 'firewall-shadowed-accept',
+    check: (r) => {
+      // Judged from the host's own `ipset save`: without it the REJECT would be an unknown.
+      expect(r.decidedBy).toMatchObject({ chain: 'INPUT', position: 1 });
+      expect(r.warnings.map((w) => w.code)).not.toContain('unknown-match');
+      expect(r.observedSymptom).toMatch(/EHOSTUNREACH/);
+    },
+  },
   { scenario: 'seed-ipv6', target: 'v6', cause: 'firewall-shadowed-accept', check: (r) => expect(r.observedSymptom).toMatch(/EACCES/) },
 ];
 

@@ -163,7 +163,23 @@ export const blockedUpstream: LabScenario = {
   },
 };
 
+/**
+ * A blocklist kept in an ipset rejects the client before the ACCEPT for 23: only `ipset save` says
+ * the client is in it, so without the set's contents the REJECT would be "unknown".
+ */
+export const ipsetBlocklist = twoHosts('ipset-blocklist', 'an ipset blocklist that holds the client rejects it above the ACCEPT for 23', {
+  listeners: [telnet],
+  firewall: {
+    backend: 'iptables-nft',
+    ipsets: ['create blocklist hash:net family inet hashsize 1024 maxelem 65536', 'add blocklist 192.0.2.0/24', 'add blocklist {{client}}', ''].join('\n'),
+    rules: filter('ACCEPT', [
+      '-m set --match-set blocklist src -j REJECT --reject-with icmp-admin-prohibited',
+      '-p tcp -m tcp --dport 23 -j ACCEPT',
+    ]),
+  },
+});
+
 export const triageScenarios: LabScenario[] = [
   rejectTcpReset, dropRule, dropPolicy, notListening, boundLoopback, tcpWrappers, blockedUpstream, replyBlocked,
-  reachable, persistenceDrift, nftNative, seedIpv6,
+  reachable, persistenceDrift, nftNative, seedIpv6, ipsetBlocklist,
 ];
