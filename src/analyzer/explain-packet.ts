@@ -147,7 +147,7 @@ function unknownEntries(ex: Exploration): UnknownEntry[] {
  */
 function replyPacket(req: Packet, outIface: (reply: Packet) => string | null): Packet | undefined {
   const p: Packet = {
-    family: req.family, proto: req.proto, src: req.dst, dst: req.src, tcpFlags: 0,
+    family: req.family, proto: req.proto, src: req.dst, dst: req.snatFrom ?? req.src, tcpFlags: 0,
     inIface: '', outIface: req.inIface, ctState: req.ctState === 'NEW' ? 'ESTABLISHED' : req.ctState,
     mark: 0, ctMark: req.ctMark, ctStatus: [...req.ctStatus], direction: 'reply',
   };

@@ -47,6 +47,12 @@ export interface Packet {
   untrackedFrom?: CtState;
   /** Conntrack zone a template put the connection in (0, the default, when absent). */
   ctZone?: number;
+  /**
+   * The source before a nat INPUT SNAT rewrote it. Chains after nat INPUT (iptables-nft's security
+   * at 150) see the new source; the host's answer is addressed to it but un-NATed back to this one
+   * at nat OUTPUT (-100), before filter OUTPUT sees it.
+   */
+  snatFrom?: bigint;
 }
 
 export interface HostInterface {
@@ -149,7 +155,8 @@ export type Target =
   | { kind: 'ctTemplate'; name: string; overridesNotrack: boolean; zone?: number }
   | { kind: 'dnat'; addr?: bigint; portMin?: number; portMax?: number }
   | { kind: 'redirect'; portMin?: number; portMax?: number }
-  | { kind: 'snat'; name: 'SNAT' | 'MASQUERADE' }
+  /** `addr`: SNAT's (first) new source; MASQUERADE takes the output interface's address. */
+  | { kind: 'snat'; name: 'SNAT' | 'MASQUERADE'; addr?: bigint }
   | { kind: 'vmap'; fields: FieldKey[]; entries: { element: BigRange[]; verdict: Target }[] }
   | { kind: 'unknown'; name: string; reason: string };
 

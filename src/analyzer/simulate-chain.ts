@@ -274,6 +274,7 @@ export function runBaseChain(entry: HookEntry, pkt: Packet, run: SimRun, ctAttac
         break;
       case 'dnat': case 'redirect': {
         if (base.type !== 'nat') { effect = `${target.kind.toUpperCase()} outside a nat chain (ignored)`; break; }
+        const before = { dst: pkt.dst, dport: pkt.dport };
         if (target.kind === 'dnat') {
           if (target.addr !== undefined) pkt.dst = target.addr;
         } else {
@@ -282,7 +283,9 @@ export function runBaseChain(entry: HookEntry, pkt: Packet, run: SimRun, ctAttac
           run.redirected = true;
         }
         if (target.portMin !== undefined && pkt.dport !== undefined) pkt.dport = target.portMin;
-        pkt.ctStatus = [...pkt.ctStatus, 'dnat'];
+        // nf_nat_setup_info sets IPS_DST_NAT only when the tuple changes (REDIRECT to the address
+        // already targeted, no port change: only DNAT_DONE), so `ct status dnat` stays false then.
+        if (pkt.dst !== before.dst || pkt.dport !== before.dport) pkt.ctStatus = [...pkt.ctStatus, 'dnat'];
         run.natBound = true;
         effect = `${target.kind === 'dnat' ? 'DNAT' : 'REDIRECT'} to ${formatIp(pkt.family, pkt.dst)}${pkt.dport !== undefined ? `:${pkt.dport}` : ''}`;
         result = { kind: 'accept', by };
@@ -290,9 +293,17 @@ export function runBaseChain(entry: HookEntry, pkt: Packet, run: SimRun, ctAttac
       }
       case 'snat':
         if (base.type !== 'nat') { effect = `${target.name} outside a nat chain (ignored)`; break; }
-        pkt.ctStatus = [...pkt.ctStatus, 'snat'];
+        // Like DNAT, the status bit needs a changed tuple. A nat INPUT SNAT rewrites the source for
+        // the chains after it; MASQUERADE only runs in POSTROUTING, after every chain that could look.
+        if (target.addr !== undefined && target.addr !== pkt.src) {
+          pkt.snatFrom ??= pkt.src;
+          pkt.src = target.addr;
+          pkt.ctStatus = [...pkt.ctStatus, 'snat'];
+        } else if (target.addr === undefined) {
+          pkt.ctStatus = [...pkt.ctStatus, 'snat'];
+        }
         run.natBound = true;
-        effect = target.name;
+        effect = target.addr === undefined ? target.name : `${target.name} to ${formatIp(pkt.family, pkt.src)}`;
         result = { kind: 'accept', by };
         break;
       default:

@@ -142,3 +142,36 @@ describe('nft ct status: bit tests, and whole-word compares judged only when the
     expect([result.verdict, result.unknowns.length]).toEqual(['accept', 0]);
   });
 });
+
+describe('NAT status bits and nat INPUT SNAT (FINDINGS.md "ct status", "The security table\'s place")', () => {
+  it('REDIRECT to the address already targeted changes no tuple: `ct status dnat` stays false', () => {
+    const doc = (redirect: Record<string, unknown>): string => JSON.stringify({ nftables: [
+      { table: { family: 'ip', name: 'nat', handle: 1 } },
+      { chain: { family: 'ip', table: 'nat', name: 'pre', handle: 1, type: 'nat', hook: 'prerouting', prio: -100, policy: 'accept' } },
+      { rule: { family: 'ip', table: 'nat', chain: 'pre', handle: 2, expr: [{ redirect: redirect }] } },
+      { table: { family: 'ip', name: 'filter', handle: 2 } },
+      { chain: { family: 'ip', table: 'filter', name: 'in', handle: 1, type: 'filter', hook: 'input', prio: 0, policy: 'drop' } },
+      { rule: { family: 'ip', table: 'filter', chain: 'in', handle: 2, expr: [{ match: { op: 'in', left: { ct: { key: 'status' } }, right: 'dnat' } }, { accept: null }] } },
+    ] });
+    const verdict = (redirect: Record<string, unknown>): string =>
+      explainPacket(parseRuleset(doc(redirect), { format: 'nft-json', source: 'nft' }), syn, ctx).verdict;
+    expect(verdict({})).toBe('drop');
+    expect(verdict({ port: 2222 })).toBe('accept');
+  });
+
+  it('iptables-nft runs security INPUT after nat INPUT, so it sees the SNAT source; legacy runs it before', () => {
+    const text = [
+      '*security', ':INPUT ACCEPT [0:0]', ':FORWARD ACCEPT [0:0]', ':OUTPUT ACCEPT [0:0]', '-A INPUT -s 192.0.2.77/32 -j DROP', 'COMMIT',
+      '*filter', ':INPUT ACCEPT [0:0]', ':FORWARD ACCEPT [0:0]', ':OUTPUT DROP [0:0]', '-A OUTPUT -d 198.51.100.7/32 -j ACCEPT', 'COMMIT',
+      '*nat', ':PREROUTING ACCEPT [0:0]', ':INPUT ACCEPT [0:0]', ':OUTPUT ACCEPT [0:0]', ':POSTROUTING ACCEPT [0:0]',
+      '-A INPUT -p tcp -j SNAT --to-source 192.0.2.77', 'COMMIT', '',
+    ].join('\n');
+    const explain = (source: string): ReturnType<typeof explainPacket> =>
+      explainPacket(parseRuleset(text, { format: 'iptables-save', source, family: 'ipv4' }), syn, ctx);
+    expect(explain('iptables-nft').verdict).toBe('drop');
+    const legacy = explain('iptables-legacy');
+    expect(legacy.verdict).toBe('accept');
+    // The answer is un-NATed at nat OUTPUT, before filter OUTPUT: it is addressed to the client again.
+    expect(legacy.reply?.verdict).toBe('accept');
+  });
+});

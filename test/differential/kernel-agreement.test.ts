@@ -35,7 +35,8 @@ import { runDifferentialCase, runDifferentialParts, type CaseOutcome } from './h
  * Every backend also gets dotted non-contiguous masks, `-f`,
  * NFLOG, CONNMARK with a later connmark/mark match, CT --zone, TRACE, DSCP, an unknown target
  * (which the analyzer must flag), nat INPUT SNAT and POSTROUTING SNAT/MASQUERADE (IPv4 for
- * masks, `-f` and NAT); with 12 or more IPv4 cases each must decide or be crossed by some packet.
+ * masks, `-f` and NAT), and a security INPUT chain; with 12 or more IPv4 cases each must decide or
+ * be crossed by some packet.
  *
  *   WHY_BLOCKED_DIFF_CASES   generated rulesets per backend (default 24: about 2-3 min on 2 cores)
  *   WHY_BLOCKED_DIFF_PACKETS packets per ruleset (default 16)
@@ -188,6 +189,8 @@ describeLab('analyzer agrees with the kernel (differential)', () => {
         for (const [name, { chain, rule }] of Object.entries(SNAT_FEATURES)) {
           if ((o.kernelRaw?.path ?? []).some((p) => p.table === 'nat' && p.chain === chain && rule.test(p.rule ?? ''))) coverage[name] = (coverage[name] ?? 0) + 1;
         }
+        // The security table's INPUT chain: one of its rules (not its policy) decided.
+        if ((o.kernelRaw?.path ?? []).some((c) => c.table === 'security' && c.decidedBy.position !== undefined)) coverage.securityRule = (coverage.securityRule ?? 0) + 1;
         const fired = (o.kernelRaw?.fired ?? []).join('\n');
         for (const [name, pattern] of Object.entries(FIRED_FEATURES)) if (pattern.test(fired)) coverage[name] = (coverage[name] ?? 0) + 1;
         // The kernel went through a target the analyzer does not know: the analyzer must have flagged it.
@@ -287,7 +290,7 @@ describeLab('analyzer agrees with the kernel (differential)', () => {
     expect(unflagged.slice(0, 3).join('\n\n')).toBe('');
     // Issue #3 iptables features: each must have decided (or been crossed by) some packet.
     if (cases >= 12 && ipFamily === 'ipv4') {
-      const wanted = [...Object.keys(DECIDING_FEATURES), ...Object.keys(FIRED_FEATURES), ...Object.keys(SNAT_FEATURES)];
+      const wanted = [...Object.keys(DECIDING_FEATURES), ...Object.keys(FIRED_FEATURES), ...Object.keys(SNAT_FEATURES), 'securityRule'];
       expect(wanted.filter((k) => (coverage[k] ?? 0) === 0)).toEqual([]);
     }
     if (cases >= 6 && backends.includes('nft')) {

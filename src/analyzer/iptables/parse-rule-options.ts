@@ -502,7 +502,11 @@ function parseTargetOption(name: string, target: Target, opt: string, c: Cursor,
       break;
     }
     case 'SNAT':
-      if (opt === '--to-source') { takeValue(c, opt); return target; }
+      if (opt === '--to-source') {
+        const v = takeValue(c, opt);
+        const addr = parseNatAddress(v, family, '--to-source').addr;
+        return addr === undefined ? target : { kind: 'snat', name: 'SNAT', addr };
+      }
       if (['--random', '--random-fully', '--persistent'].includes(opt)) return target;
       break;
     case 'LOG':
@@ -526,7 +530,15 @@ function parseTargetOption(name: string, target: Target, opt: string, c: Cursor,
 }
 
 function parseDnat(v: string, family: Family): Target {
-  // ip[-ip][:port[-port]]; IPv6 uses [addr]:port.
+  const { addr, portMin, portMax } = parseNatAddress(v, family, '--to-destination');
+  const t: Target = { kind: 'dnat' };
+  if (addr !== undefined) t.addr = addr;
+  if (portMin !== undefined) { t.portMin = portMin; t.portMax = portMax ?? portMin; }
+  return t;
+}
+
+/** `ip[-ip][:port[-port]]` (IPv6: `[addr]:port`); of an address range only the first is kept. */
+function parseNatAddress(v: string, family: Family, option: string): { addr?: bigint; portMin?: number; portMax?: number } {
   let addrPart = v;
   let portPart: string | undefined;
   if (family === 'ipv6') {
@@ -538,13 +550,13 @@ function parseDnat(v: string, family: Family): Target {
   }
   const first = addrPart.split('-')[0] ?? '';
   const ip = first === '' ? undefined : parseIp(first);
-  if (first !== '' && (!ip || ip.family !== family)) throw new RuleSyntaxError(v, `"${v}" is not a valid --to-destination`);
-  const t: Target = { kind: 'dnat' };
-  if (ip) t.addr = ip.value & allOnes(family);
+  if (first !== '' && (!ip || ip.family !== family)) throw new RuleSyntaxError(v, `"${v}" is not a valid ${option}`);
+  const out: { addr?: bigint; portMin?: number; portMax?: number } = {};
+  if (ip) out.addr = ip.value & allOnes(family);
   if (portPart !== undefined) {
     const [lo, hi] = portPart.split('-');
-    t.portMin = parsePort(v, lo ?? '');
-    t.portMax = hi === undefined ? t.portMin : parsePort(v, hi);
+    out.portMin = parsePort(v, lo ?? '');
+    out.portMax = hi === undefined ? out.portMin : parsePort(v, hi);
   }
-  return t;
+  return out;
 }

@@ -422,7 +422,11 @@ function convertRule(exprs: Json[], ctx: Ctx): RuleParts {
       const port = numberOf(d.port);
       return { matches, actions, target: port === undefined ? { kind: 'redirect' } : { kind: 'redirect', portMin: port, portMax: port }, xt };
     }
-    if ('snat' in st) return { matches, actions, target: { kind: 'snat', name: 'SNAT' }, xt };
+    if ('snat' in st) {
+      const d = isObj(st.snat) ? st.snat : {};
+      const ip = typeof d.addr === 'string' ? parseIp(d.addr) : undefined;
+      return { matches, actions, target: ip ? { kind: 'snat', name: 'SNAT', addr: ip.value } : { kind: 'snat', name: 'SNAT' }, xt };
+    }
     if ('masquerade' in st) return { matches, actions, target: { kind: 'snat', name: 'MASQUERADE' }, xt };
     if (isObj(st.vmap)) {
       try {

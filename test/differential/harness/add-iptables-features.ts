@@ -18,6 +18,7 @@ export function addIptablesFeatures(seed: number, dialect: Dialect, family: Fami
   if (family === 'ipv4') addFragments(createPrng(seed ^ 0x66726167), tables);
   addNonTerminating(createPrng(seed ^ 0x6e6f6e74), dialect, family, tables);
   if (family === 'ipv4') addSourceNat(createPrng(seed ^ 0x736e6174), tables);
+  addSecurity(createPrng(seed ^ 0x73656375), dialect, family, tables);
 }
 
 /** Non-contiguous only: a contiguous mask is printed as a prefix length. */
@@ -170,5 +171,33 @@ function addSourceNat(rng: Prng, tables: GenTable[]): void {
       const match: GenMatch = rng.chance(0.5) ? { proto: { name: rng.pick(['tcp', 'udp'] as const), neg: rng.chance(0.2) } } : {};
       chain.rules.push({ match, target: natTarget(true) });
     }
+  }
+}
+
+/**
+ * The security table's INPUT chain (step 6 of the local path). Legacy runs it at priority 50,
+ * before nat INPUT (100); iptables-nft registers it at 150, after nat INPUT, so it sees the source
+ * a nat INPUT SNAT wrote; native nft chains get either priority. Sources include the SNAT
+ * addresses so that ordering decides. No REJECT: xt REJECT is restricted to the filter table.
+ */
+function addSecurity(rng: Prng, dialect: Dialect, family: Family, tables: GenTable[]): void {
+  if (!rng.chance(0.35)) return;
+  const priority = dialect === 'nft' ? rng.pick([50, 150]) : undefined;
+  const chain = builtinChain(tables, 'security', 'INPUT', priority);
+  if (rng.chance(0.2)) chain.policy = 'DROP';
+  for (let i = rng.int(1, 4); i > 0; i--) {
+    const match: GenMatch = {};
+    if (rng.chance(0.5)) {
+      const addr = family === 'ipv4' && rng.chance(0.5) ? rng.pick(SNAT_SOURCES) : family === 'ipv4' ? sourceBase(rng) : undefined;
+      if (addr !== undefined) match.src = { cidr: `${addr}/32`, neg: rng.chance(0.2) };
+    }
+    if (rng.chance(0.6)) {
+      match.proto = { name: rng.pick(['tcp', 'udp'] as const), neg: false };
+      if (rng.chance(0.5)) match.dport = { lo: rng.pick([22, 53, 80, 443, 2000, 8080]), hi: 0, neg: rng.chance(0.2) };
+      if (match.dport !== undefined) match.dport.hi = match.dport.lo;
+    }
+    const roll = rng.next();
+    const target: GenTarget = { kind: roll < 0.4 ? 'ACCEPT' : roll < 0.75 ? 'DROP' : roll < 0.85 ? 'RETURN' : 'NONE' };
+    chain.rules.push({ match, target });
   }
 }

@@ -1,6 +1,9 @@
 import type { CounterChain, CounterSnapshot, RuleAction } from './counter-snapshot.ts';
 
-/** iptables hook priorities (netfilter_ipv4.h); iptables-nft's security is 150, same relative order. */
+/**
+ * iptables hook priorities (netfilter_ipv4.h). iptables-nft registers security at 150 instead of 50,
+ * i.e. after nat INPUT (100), not before it (measured: FINDINGS.md).
+ */
 const TABLE_PRIORITY: Record<string, Record<string, number>> = {
   raw: { PREROUTING: -300, OUTPUT: -300 },
   mangle: { PREROUTING: -150, INPUT: -150, FORWARD: -150, OUTPUT: -150, POSTROUTING: -150 },
@@ -28,7 +31,7 @@ export function parseIptablesCounters(text: string, backend: string): CounterSna
     const chainLine = /^:(\S+) (\S+) \[(\d+):(\d+)\]$/.exec(line);
     if (chainLine) {
       const [, name, policy, packets] = chainLine as unknown as [string, string, string, string];
-      const priority = TABLE_PRIORITY[table]?.[name];
+      const priority = table === 'security' && backend.includes('nft') ? 150 : TABLE_PRIORITY[table]?.[name];
       const chain: CounterChain = { family: backend, table, name, rules: [] };
       if (policy !== '-') {
         chain.hook = name.toLowerCase();

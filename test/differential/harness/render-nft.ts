@@ -1,6 +1,6 @@
 import type { GenMatch, GenNamedSet, GenRule, GenRuleset, GenTarget, GenVmap, NftSetKey, PortRange, RejectWith, TableName } from './ruleset-model.ts';
 
-const HOOK_PRIORITY: Record<TableName, number> = { raw: -300, mangle: -150, nat: -100, filter: 0, extra: 10 };
+const HOOK_PRIORITY: Record<TableName, number> = { raw: -300, mangle: -150, nat: -100, filter: 0, security: 50, extra: 10 };
 /** After nat INPUT (100) and every generated input chain. */
 const OBSERVER_PRIORITY = 500;
 

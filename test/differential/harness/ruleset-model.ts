@@ -3,7 +3,7 @@
  * `nft -f` text, so the same intent is checked under legacy, iptables-nft and native nft.
  */
 /** `extra` exists only in the nft dialect: a second filter-type table hooked at input (priority ±10). */
-export type TableName = 'raw' | 'mangle' | 'nat' | 'filter' | 'extra';
+export type TableName = 'raw' | 'mangle' | 'nat' | 'filter' | 'security' | 'extra';
 export type HookName = 'PREROUTING' | 'INPUT' | 'FORWARD' | 'OUTPUT' | 'POSTROUTING';
 export type CtState = 'INVALID' | 'NEW' | 'RELATED' | 'ESTABLISHED' | 'UNTRACKED';
 export type RejectWith =
