@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { fedoraRulesWithLateAccept } from '../../../src/lab/scenarios/seed-telnet.ts';
 import type { Backend, RulesetPart } from './kernel-oracle.ts';
 import type { ProbePacket } from './start-packet-sender.ts';
@@ -192,7 +193,23 @@ export const FIREWALLD_RULESET: FixtureRuleset = {
   ],
 };
 
-export const FIXTURE_RULESETS: readonly FixtureRuleset[] = [SEED_RULESET, UFW_RULESET, FIREWALLD_RULESET];
+/**
+ * Docker's chains (one published port, 8080 → 172.17.0.2:80). The classic surprise: the INPUT DROP
+ * for 8080 never sees the published port, because DNAT sends it to FORWARD, where (no docker0 here)
+ * the policy drops it; other traffic is local and passes INPUT's policy.
+ */
+export const DOCKER_RULESET: FixtureRuleset = {
+  name: 'Docker layout',
+  backends: ['iptables-legacy', 'iptables-nft'],
+  text: readFileSync(new URL('../../fixtures/rulesets/docker.rules', import.meta.url), 'utf8'),
+  probes: [
+    { packet: syn(8080), state: 'NEW', expect: { verdict: 'drop', chain: 'FORWARD', policy: 'drop' } },
+    { packet: syn(22), state: 'NEW', expect: { verdict: 'accept', chain: 'INPUT', policy: 'accept' } },
+    { packet: { proto: 'udp', src: CLIENT, dst: '203.0.113.10', sport: 5353, dport: 8080, inIface: 'ens5' }, state: 'NEW', expect: { verdict: 'accept', chain: 'INPUT', policy: 'accept' } },
+  ],
+};
+
+export const FIXTURE_RULESETS: readonly FixtureRuleset[] = [SEED_RULESET, UFW_RULESET, FIREWALLD_RULESET, DOCKER_RULESET];
 
 /** Several backends active at once: every packet must pass both, in priority order. */
 export interface MixedFixture {
