@@ -29,6 +29,18 @@ export function protoName(n: number): string {
   return nameByProto[n] ?? String(n);
 }
 
+/** Service names as iptables-save and ipset save may print them (/etc/services), for the common ports. */
+const services: Record<string, number> = {
+  ftp: 21, ssh: 22, telnet: 23, smtp: 25, domain: 53, http: 80, www: 80, pop3: 110, ntp: 123, imap: 143, snmp: 161,
+  https: 443, imaps: 993, pop3s: 995, mysql: 3306, postgresql: 5432, 'http-alt': 8080,
+};
+
+/** A port given as a number or a service name; undefined when it is neither or above 65535. */
+export function portNumber(text: string): number | undefined {
+  const n = /^\d+$/.test(text) ? Number(text) : services[text];
+  return n === undefined || n > 65535 ? undefined : n;
+}
+
 export function hasPorts(proto: number): boolean {
   return proto === IPPROTO_TCP || proto === IPPROTO_UDP || proto === 132 || proto === 33 || proto === 136;
 }

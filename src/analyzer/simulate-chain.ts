@@ -295,12 +295,10 @@ export function runBaseChain(entry: HookEntry, pkt: Packet, run: SimRun, ctAttac
         if (base.type !== 'nat') { effect = `${target.name} outside a nat chain (ignored)`; break; }
         // Like DNAT, the status bit needs a changed tuple. A nat INPUT SNAT rewrites the source for
         // the chains after it; MASQUERADE only runs in POSTROUTING, after every chain that could look.
+        if (target.addr !== pkt.src) pkt.ctStatus = [...pkt.ctStatus, 'snat'];
         if (target.addr !== undefined && target.addr !== pkt.src) {
           pkt.snatFrom ??= pkt.src;
           pkt.src = target.addr;
-          pkt.ctStatus = [...pkt.ctStatus, 'snat'];
-        } else if (target.addr === undefined) {
-          pkt.ctStatus = [...pkt.ctStatus, 'snat'];
         }
         run.natBound = true;
         effect = target.addr === undefined ? target.name : `${target.name} to ${formatIp(pkt.family, pkt.src)}`;

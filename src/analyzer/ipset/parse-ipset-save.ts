@@ -1,7 +1,7 @@
 import { ErrorCode, WhyBlockedError } from '../../errors.ts';
 import type { Family } from '../model.ts';
 import { allOnes, familyBits, parseIp, prefixMask } from '../ip-address.ts';
-import { protoNumber } from '../protocols.ts';
+import { portNumber, protoNumber } from '../protocols.ts';
 import type { IpsetContents, IpsetDimension, IpsetElement, IpsetPart, IpsetSet } from './ipset-model.ts';
 
 /**
@@ -39,7 +39,6 @@ const icmpv6Names: Record<string, number> = {
   'router-solicitation': 0x8500, 'router-advertisement': 0x8600, 'neighbour-solicitation': 0x8700,
   'neighbour-advertisement': 0x8800, redirect: 0x8900,
 };
-const portServices: Record<string, number> = { ssh: 22, domain: 53, http: 80, https: 443, smtp: 25, ntp: 123 };
 
 /** Protocols whose ports ipset reads (ip_set_getport.c get_port); others key on port 0. */
 export function ipsetHasPorts(proto: number): boolean {
@@ -129,9 +128,9 @@ function rangeToCidrs(family: Family, lo: bigint, hi: bigint): [bigint, number][
   return out;
 }
 
-function portNumber(tok: string, text: string): number {
-  const n = /^\d+$/.test(text) ? Number(text) : portServices[text];
-  if (n === undefined || n > 65535) fail(tok, `"${text}" is not a port number`);
+function parsePort(tok: string, text: string): number {
+  const n = portNumber(text);
+  if (n === undefined) fail(tok, `"${text}" is not a port number`);
   return n;
 }
 
@@ -153,8 +152,8 @@ function parsePortPart(tok: string, set: IpsetSet): IpsetPart {
     return { kind: 'port', proto, lo: key, hi: key };
   }
   const dash = value.indexOf('-');
-  const lo = portNumber(tok, dash < 0 ? value : value.slice(0, dash));
-  const hi = dash < 0 ? lo : portNumber(tok, value.slice(dash + 1));
+  const lo = parsePort(tok, dash < 0 ? value : value.slice(0, dash));
+  const hi = dash < 0 ? lo : parsePort(tok, value.slice(dash + 1));
   if (hi < lo) fail(tok, `port range "${value}" ends before it starts`);
   if (!ipsetHasPorts(proto) && (lo !== 0 || hi !== 0)) fail(tok, `protocol "${protoTok}" has no ports; ipset only takes port 0 with it`);
   if (set.range && (BigInt(lo) < set.range.lo || BigInt(hi) > set.range.hi)) fail(tok, `port ${value} is outside the range of set ${set.name}`);

@@ -3,7 +3,7 @@ import { TcpFlag } from '../model.ts';
 import { allOnes, parseIp, parseNet } from '../ip-address.ts';
 import { AddrMatch } from './addr-match.ts';
 import { parseSetMatch } from './parse-set-match.ts';
-import { defaultRejectWith, parseIcmpTypeSpec, parseRejectWith, protoNumber } from '../protocols.ts';
+import { defaultRejectWith, parseIcmpTypeSpec, parseRejectWith, portNumber, protoNumber } from '../protocols.ts';
 
 /** Thrown for a bad token; the file parser adds the line number. */
 export class RuleSyntaxError extends Error {
@@ -52,17 +52,13 @@ const addrTypes = new Set(['UNSPEC', 'UNICAST', 'LOCAL', 'BROADCAST', 'ANYCAST',
   'UNREACHABLE', 'PROHIBIT', 'THROW', 'NAT', 'XRESOLVE']);
 const ctStates = new Set<CtStateName>(['INVALID', 'NEW', 'RELATED', 'ESTABLISHED', 'UNTRACKED', 'SNAT', 'DNAT']);
 const ctStatuses = new Set(['NONE', 'EXPECTED', 'SEEN_REPLY', 'ASSURED', 'CONFIRMED']);
-const services: Record<string, number> = {
-  ftp: 21, ssh: 22, telnet: 23, smtp: 25, domain: 53, http: 80, www: 80, pop3: 110, ntp: 123, imap: 143, snmp: 161,
-  https: 443, imaps: 993, pop3s: 995, mysql: 3306, postgresql: 5432, 'http-alt': 8080,
-};
 const tcpFlagNames: Record<string, number> = { ...TcpFlag, ALL: 0x3f, NONE: 0 };
 const nonTerminalTargets = new Set(['LOG', 'NFLOG', 'TRACE', 'ULOG', 'TCPMSS', 'DSCP', 'TOS', 'TTL', 'HL', 'CHECKSUM',
   'CLASSIFY', 'SECMARK', 'CONNSECMARK', 'AUDIT', 'IDLETIMER', 'LED', 'TEE', 'ECN', 'HMARK', 'RATEEST', 'SYNPROXY']);
 
 function parsePort(token: string, text: string): number {
-  const n = /^\d+$/.test(text) ? Number(text) : services[text];
-  if (n === undefined || n > 65535) throw new RuleSyntaxError(token, `"${token}" is not a port number`);
+  const n = portNumber(text);
+  if (n === undefined) throw new RuleSyntaxError(token, `"${token}" is not a port number`);
   return n;
 }
 
